@@ -1,0 +1,1 @@
+"""The ``coupling`` command line: subcommands over simulate/, proofs/, figures/, paper_repro/."""

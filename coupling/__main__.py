@@ -1,0 +1,3 @@
+from coupling.cli import main
+
+raise SystemExit(main())

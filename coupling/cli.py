@@ -1,0 +1,186 @@
+"""``coupling``: one command, one subcommand per job."""
+
+import argparse
+import math
+import sys
+import time
+
+from coupling._output import format_table, print_json, progress_bar
+
+# Work (trials, or trials x items for the faithful engine) that takes a few seconds here.
+_PROGRESS_WORK = {"fast": 20_000_000, "faithful": 2_000_000_000}
+
+
+def _family_params(items):
+    params = {}
+    for item in items or ():
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise ValueError(f"--param expects KEY=VALUE, got {item!r}")
+        try:
+            params[key] = int(value)
+        except ValueError:
+            try:
+                params[key] = float(value)
+            except ValueError:
+                raise ValueError(f"--param {key}: {value!r} is not a number") from None
+    return params
+
+
+def _cmd_simulate(args):
+    import numba
+
+    from simulate import estimate, exact
+    from simulate.families import from_npz, make_pair
+    from simulate.montecarlo import ENGINES
+
+    if args.threads:
+        numba.set_num_threads(args.threads)
+    protocols = [s.strip() for s in args.protocols.split(",") if s.strip()]
+    for proto in protocols:
+        if proto not in exact.PROTOCOLS:
+            raise ValueError(
+                f"unknown protocol {proto!r}; choose from {', '.join(exact.PROTOCOLS)}"
+            )
+    if args.engine not in ENGINES:
+        raise ValueError(f"unknown engine {args.engine!r}; choose from {', '.join(ENGINES)}")
+    if args.npz:
+        pair = from_npz(args.npz)
+    else:
+        pair = make_pair(args.family, args.n, seed=args.seed, **_family_params(args.param))
+    p, q, D = pair.p, pair.q, pair.D
+    results = []
+    work = args.trials * (p.size if args.engine == "faithful" else 1)
+    show = not args.json and work >= _PROGRESS_WORK[args.engine]
+    for proto in protocols:
+        value = exact.collision_probability(p, q, proto)
+        t0 = time.perf_counter()
+        with progress_bar(args.trials, proto, enabled=show) as update:
+            mc = estimate(
+                p, q, proto, args.trials, seed=args.seed, engine=args.engine, progress=update
+            )
+        results.append((proto, value, mc, time.perf_counter() - t0))
+    bounds = {
+        "1 - D (optimal)": 1 - D,
+        "gumbel lower bound": exact.gumbel_lower_bound(p, q),
+        "(1-D)/(1+D)": exact.worst_case_bound(D),
+        "1 - 2D": 1 - 2 * D,
+        "weighted Jaccard": exact.weighted_jaccard(p, q),
+    }
+    if args.json:
+        print_json(
+            {
+                "family": pair.family,
+                "params": pair.params,
+                "n": int(p.size),
+                "D": D,
+                "seed": args.seed,
+                "engine": args.engine,
+                "protocols": [
+                    {
+                        "protocol": proto,
+                        "exact": value,
+                        "estimate": mc.value,
+                        "stderr": mc.stderr,
+                        "ci95": [mc.ci_low, mc.ci_high],
+                        "trials": mc.trials,
+                        "z": (mc.value - value) / mc.stderr if mc.stderr > 0 else 0.0,
+                        "seconds": secs,
+                    }
+                    for proto, value, mc, secs in results
+                ],
+                "bounds": bounds,
+            }
+        )
+        return 0
+    print(f"{pair.family} {pair.params}  n={p.size}  D_TV={D:.6f}  seed={args.seed}")
+    rows = []
+    for proto, value, mc, secs in results:
+        z = (mc.value - value) / mc.stderr if mc.stderr > 0 else 0.0
+        rows.append(
+            (
+                proto,
+                f"{value:.6f}",
+                f"{mc.value:.6f}",
+                f"[{mc.ci_low:.6f}, {mc.ci_high:.6f}]",
+                f"{z:+.2f}",
+                f"{mc.trials:,}",
+                f"{secs:.2f}",
+            )
+        )
+    headers = ("protocol", "exact", f"MC ({args.engine})", "Wilson 95%", "z", "trials", "s")
+    print(format_table(headers, rows))
+    print()
+    print(format_table(("bound", "value"), [(k, f"{v:.6f}") for k, v in bounds.items()]))
+    return 0
+
+
+def _cmd_bench(args):
+    import numba
+
+    from simulate.bench import run_benchmarks
+
+    if args.threads:
+        numba.set_num_threads(args.threads)
+    print(
+        f"measuring on {numba.get_num_threads()} threads (takes about a minute)...", file=sys.stderr
+    )
+    rows = run_benchmarks(
+        n=args.n, faithful_trials=args.faithful_trials, fast_trials=args.fast_trials
+    )
+    if args.json:
+        print_json([r._asdict() for r in rows])
+        return 0
+    table = [
+        (
+            r.name,
+            f"{r.value:,.3g} {r.unit}",
+            "-" if math.isnan(r.speedup) else f"{r.speedup:,.1f}x vs {r.baseline}",
+            r.target,
+        )
+        for r in rows
+    ]
+    print(format_table(("benchmark", "measured", "ratio to baseline", "target"), table))
+    return 0
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog="coupling",
+        description="Communication-free coupling and drafter-invariant speculative decoding.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    sim = sub.add_parser("simulate", help="exact and Monte Carlo Pr[a=b] on a distribution pair")
+    sim.add_argument(
+        "--family", default="dirichlet", help="distribution family (default dirichlet)"
+    )
+    sim.add_argument("--n", type=int, default=1000, help="number of items (default 1000)")
+    sim.add_argument("--param", action="append", metavar="KEY=VALUE", help="family parameter")
+    sim.add_argument("--npz", help="load p and q from an .npz file instead of a family")
+    sim.add_argument("--trials", type=int, default=1_000_000, help="Monte Carlo trials")
+    sim.add_argument("--protocols", default="gumbel,wmh,optimal,independent")
+    sim.add_argument("--engine", default="fast", help="fast or faithful (default fast)")
+    sim.add_argument("--seed", type=int, default=0)
+    sim.add_argument("--threads", type=int, default=0, help="numba threads (default: all)")
+    sim.add_argument("--json", action="store_true", help="machine-readable output")
+    sim.set_defaults(func=_cmd_simulate)
+
+    bench = sub.add_parser("bench", help="throughput of the engines against their baselines")
+    bench.add_argument("--n", type=int, default=50_000)
+    bench.add_argument("--faithful-trials", type=int, default=2_000)
+    bench.add_argument("--fast-trials", type=int, default=10_000_000)
+    bench.add_argument("--threads", type=int, default=0)
+    bench.add_argument("--json", action="store_true")
+    bench.set_defaults(func=_cmd_bench)
+    return parser
+
+
+def main(argv=None):
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except (ValueError, TypeError) as exc:
+        print(f"coupling {args.command}: error: {exc}", file=sys.stderr)
+        return 2

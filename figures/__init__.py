@@ -1,0 +1,1 @@
+"""One function per figure: data in, a matplotlib Figure out (Agg backend)."""

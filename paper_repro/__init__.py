@@ -1,0 +1,1 @@
+"""Drafter-invariant speculative decoding on a real language model (issue 4)."""

@@ -1,0 +1,51 @@
+"""Communication-free coupling: protocols, exact collision probabilities, Monte Carlo.
+
+Daliri, Musco and Suresh, "Coupling without Communication and Drafter-Invariant
+Speculative Decoding", arXiv:2408.07978.
+"""
+
+from simulate.exact import (
+    PROTOCOLS,
+    collision_probability,
+    gumbel_collision,
+    gumbel_lower_bound,
+    independent_collision,
+    tv_distance,
+    weighted_jaccard,
+    wmh_collision,
+    wmh_joint_law,
+    worst_case_bound,
+)
+from simulate.montecarlo import ENGINES, EstimateResult, estimate, sample_pairs, wilson_interval
+from simulate.protocols import (
+    gumbel_sample,
+    independent_sample,
+    optimal_coupling_sample,
+    wmh_sample,
+)
+from simulate.randomness import DOMAINS, domain_tag, uniform
+
+__all__ = [
+    "DOMAINS",
+    "ENGINES",
+    "PROTOCOLS",
+    "EstimateResult",
+    "collision_probability",
+    "domain_tag",
+    "estimate",
+    "gumbel_collision",
+    "gumbel_lower_bound",
+    "gumbel_sample",
+    "independent_collision",
+    "independent_sample",
+    "optimal_coupling_sample",
+    "sample_pairs",
+    "tv_distance",
+    "uniform",
+    "weighted_jaccard",
+    "wilson_interval",
+    "wmh_collision",
+    "wmh_joint_law",
+    "wmh_sample",
+    "worst_case_bound",
+]

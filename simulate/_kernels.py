@@ -1,0 +1,174 @@
+"""Numba kernels for one trial of each protocol. No validation, no defaults.
+
+Each party's output is a function of its own weights and the public streams only;
+two-party kernels merely share the per-item hash work between the parties.
+"""
+
+import numpy as np
+from numba import njit
+
+from simulate._hash import uniform_at, word_at, word_to_coarse_gap, word_to_uniform
+
+BLOCK = 256  # items hashed per vectorised pass of the race
+# The race pre-filter skips item i only when 1 - u_i > best * w_i * (1 + PRUNE_MARGIN); since
+# -ln u >= 1 - u, such an item provably cannot beat the current best. The margin absorbs
+# every rounding error in the filter, so the exact test decides all close calls.
+PRUNE_MARGIN = 2.0**-20
+TWO_31 = 2.0**31
+RECORD_SHIFT = 32  # record-process index: item + (record number << 32)
+
+
+@njit(cache=True, error_model="numpy")
+def gumbel_race(p, q, p31, q31, state, wbuf):
+    """argmin_i E_i / p_i and argmin_i E_i / q_i with E_i = -ln u(state, i).
+
+    Ties go to the lowest index (strict < in index order); zero weights never win.
+    ``p31 = p * 2**31`` (same for q) feed the coarse integer pre-filter.
+    """
+    n = p.shape[0]
+    best_a = np.inf
+    best_b = np.inf
+    a = -1
+    b = -1
+    for i0 in range(0, n, BLOCK):
+        m = min(BLOCK, n - i0)
+        thr_a = best_a * (1.0 + PRUNE_MARGIN)
+        thr_b = best_b * (1.0 + PRUNE_MARGIN)
+        hits = 0
+        for j in range(m):  # vectorised: hash, coarse gap, filter
+            w = word_at(state, i0 + j)
+            wbuf[j] = w
+            gap = word_to_coarse_gap(w)
+            hits += (gap <= thr_a * p31[i0 + j] + 1.0) | (gap <= thr_b * q31[i0 + j] + 1.0)
+        if hits == 0:
+            continue
+        for j in range(m):
+            i = i0 + j
+            gap = word_to_coarse_gap(wbuf[j])
+            if gap <= thr_a * p31[i] + 1.0 or gap <= thr_b * q31[i] + 1.0:
+                e = -np.log(word_to_uniform(wbuf[j]))
+                v = e / p[i]
+                if v < best_a:
+                    best_a = v
+                    a = i
+                v = e / q[i]
+                if v < best_b:
+                    best_b = v
+                    b = i
+    return a, b
+
+
+@njit(cache=True, error_model="numpy")
+def wmh_records_race(logp, logq, st_time, st_height):
+    """Per-column record process of the dart stream, run for both parties.
+
+    Column i receives darts at the points of a rate-1 Poisson process with uniform heights.
+    Its records (darts lower than every earlier dart of the column) come after Exp(h)
+    waiting times with heights h * U. A party with weights w takes, per column, the first
+    record with height <= w_i, and outputs the column where that happens earliest. This is
+    the literal dart stream in law (the stream is the embedded jump chain of these
+    processes); a column is abandoned as soon as its time passes the party's best.
+    """
+    n = logp.shape[0]
+    best_a = np.inf
+    best_b = np.inf
+    a = -1
+    b = -1
+    for i in range(n):
+        done_a = logp[i] == -np.inf
+        done_b = logq[i] == -np.inf
+        t = 0.0
+        log_h = 0.0
+        j = 0
+        while not (done_a and done_b):
+            idx = i + (j << RECORD_SHIFT)
+            t += -np.log(uniform_at(st_time, idx)) * np.exp(-log_h)
+            log_h += np.log(uniform_at(st_height, idx))
+            j += 1
+            done_a = done_a or t >= best_a
+            done_b = done_b or t >= best_b
+            if not done_a and log_h <= logp[i]:
+                best_a = t
+                a = i
+                done_a = True
+            if not done_b and log_h <= logq[i]:
+                best_b = t
+                b = i
+                done_b = True
+    return a, b
+
+
+@njit(cache=True, error_model="numpy")
+def wmh_darts(p, st_item, st_height):
+    """Literal dart throwing: the column of the first dart k with height_k <= p[column_k].
+
+    The column is floor(u * n) (clamped), uniform up to a relative bias of n * 2**-53.
+    """
+    n = p.shape[0]
+    k = 0
+    while True:
+        i = min(np.int64(uniform_at(st_item, k) * n), n - 1)
+        if uniform_at(st_height, k) <= p[i]:
+            return i
+        k += 1
+
+
+@njit(cache=True, error_model="numpy")
+def inverse_cdf(cdf, u):
+    """Smallest i with cdf[i] > u * cdf[-1]; never an item of zero mass."""
+    n = cdf.shape[0]
+    i = np.searchsorted(cdf, u * cdf[n - 1], side="right")
+    if i >= n:  # rounding at the top: take the last item with mass
+        i = n - 1
+        while i > 0 and cdf[i] == cdf[i - 1]:
+            i -= 1
+    return i
+
+
+@njit(cache=True, error_model="numpy")
+def build_alias(w, prob, alias):
+    """Vose's alias table for weights ``w`` (any positive total) into ``prob``/``alias``."""
+    n = w.shape[0]
+    total = 0.0
+    for i in range(n):
+        total += w[i]
+    scaled = w * (n / total)
+    small = np.empty(n, np.int64)
+    large = np.empty(n, np.int64)
+    ns = 0
+    nl = 0
+    heaviest = 0
+    for i in range(n):
+        if w[i] > w[heaviest]:
+            heaviest = i
+        if scaled[i] < 1.0:
+            small[ns] = i
+            ns += 1
+        else:
+            large[nl] = i
+            nl += 1
+    while ns > 0 and nl > 0:
+        ns -= 1
+        s = small[ns]
+        g = large[nl - 1]
+        prob[s] = scaled[s]
+        alias[s] = g
+        scaled[g] = (scaled[g] + scaled[s]) - 1.0
+        if scaled[g] < 1.0:
+            nl -= 1
+            small[ns] = g
+            ns += 1
+    for k in range(nl):
+        prob[large[k]] = 1.0
+        alias[large[k]] = large[k]
+    for k in range(ns):  # left over only through rounding; keep zero-mass items unreachable
+        s = small[k]
+        prob[s] = 1.0 if w[s] > 0 else 0.0
+        alias[s] = s if w[s] > 0 else heaviest
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def alias_draw(prob, alias, u_column, u_coin):
+    n = prob.shape[0]
+    i = min(np.int64(u_column * n), n - 1)
+    return i if u_coin < prob[i] else alias[i]

@@ -1,0 +1,57 @@
+"""Slow, obvious twins of the fast paths, in plain numpy: for tests and benchmark baselines.
+
+They follow the written specification, not the kernels: the hash in numpy uint64 arithmetic
+(which wraps modulo 2**64), the race as an argmin over the full noise matrix.
+"""
+
+import numpy as np
+
+from simulate._validate import as_distribution, as_key_array, as_pair, as_seed
+from simulate.randomness import domain_tag
+
+__all__ = ["gumbel_pairs_numpy", "uniform_numpy", "wmh_darts_loop"]
+
+_GAMMA = np.uint64(0x9E3779B97F4A7C15)
+_M1 = np.uint64(0xBF58476D1CE4E5B9)
+_M2 = np.uint64(0x94D049BB133111EB)
+
+
+def _mix(z):
+    z = (z ^ (z >> np.uint64(30))) * _M1
+    z = (z ^ (z >> np.uint64(27))) * _M2
+    return z ^ (z >> np.uint64(31))
+
+
+def uniform_numpy(*, seed, key, index, domain):
+    """:func:`simulate.randomness.uniform`, computed with numpy arrays only."""
+    seed = np.asarray(as_seed(seed), dtype=np.uint64)
+    keys, idx = np.broadcast_arrays(as_key_array(key, "key"), as_key_array(index, "index"))
+    with np.errstate(over="ignore"):
+        state = _mix(_mix(_mix(seed + _GAMMA) ^ domain_tag(domain)) ^ keys)
+        word = _mix(state + (idx + np.uint64(1)) * _GAMMA)
+    return ((word >> np.uint64(11)).astype(np.float64) + 0.5) * 2.0**-53
+
+
+def gumbel_pairs_numpy(p, q, *, seed, keys):
+    """Both parties' exponential-race outputs for each key: argmin of E / p and of E / q."""
+    p, q = as_pair(p, q)
+    keys = as_key_array(keys, "keys").reshape(-1)
+    e = -np.log(
+        uniform_numpy(
+            seed=seed, key=keys[:, None], index=np.arange(p.size)[None, :], domain="gumbel"
+        )
+    )
+    with np.errstate(divide="ignore"):
+        return np.argmin(e / p, axis=1), np.argmin(e / q, axis=1)
+
+
+def wmh_darts_loop(p, *, seed, key):
+    """Literal dart throwing, one Python-level dart at a time."""
+    p = as_distribution(p)
+    n = p.size
+    k = 0
+    while True:
+        i = min(int(uniform_numpy(seed=seed, key=key, index=k, domain="wmh-dart-item") * n), n - 1)
+        if uniform_numpy(seed=seed, key=key, index=k, domain="wmh-dart-height") <= p[i]:
+            return i
+        k += 1

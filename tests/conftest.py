@@ -1,0 +1,30 @@
+import os
+
+import numba
+import pytest
+from hypothesis import HealthCheck, settings
+
+settings.register_profile(
+    "dev", deadline=None, max_examples=60, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.register_profile(
+    "ci",
+    deadline=None,
+    max_examples=60,
+    derandomize=True,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.register_profile(
+    "fuzz", deadline=None, max_examples=5000, suppress_health_check=list(HealthCheck)
+)
+settings.load_profile(
+    os.environ.get("COUPLING_HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev")
+)
+
+
+@pytest.fixture
+def restore_threads():
+    before = numba.get_num_threads()
+    yield
+    numba.set_num_threads(before)

@@ -1,0 +1,65 @@
+"""The command line: output a machine can read, and clean errors."""
+
+import json
+
+import pytest
+
+from coupling.cli import main
+from simulate import collision_probability
+from simulate.families import make_pair
+
+
+def test_simulate_json(capsys):
+    rc = main(
+        ["simulate", "--family", "zipf", "--n", "200", "--trials", "50000", "--seed", "3", "--json"]
+    )
+    assert rc == 0
+    out = json.loads(capsys.readouterr().out)
+    pair = make_pair("zipf", 200, seed=3)
+    assert out["D"] == pytest.approx(pair.D)
+    for row in out["protocols"]:
+        assert row["exact"] == pytest.approx(collision_probability(pair.p, pair.q, row["protocol"]))
+        assert row["ci95"][0] <= row["estimate"] <= row["ci95"][1]
+        assert abs(row["z"]) < 5
+    assert out["bounds"]["(1-D)/(1+D)"] == pytest.approx((1 - pair.D) / (1 + pair.D))
+
+
+def test_simulate_table_and_params(capsys):
+    rc = main(
+        [
+            "simulate",
+            "--family",
+            "kset",
+            "--n",
+            "40",
+            "--param",
+            "k=8",
+            "--param",
+            "overlap=2",
+            "--trials",
+            "20000",
+            "--engine",
+            "faithful",
+            "--protocols",
+            "gumbel,wmh",
+        ]
+    )
+    assert rc == 0
+    out = capsys.readouterr().out
+    assert "D_TV=0.750000" in out and "gumbel" in out and "Wilson 95%" in out
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["simulate", "--family", "nope"], "unknown family"),
+        (["simulate", "--protocols", "gumbel,bogus"], "unknown protocol"),
+        (["simulate", "--engine", "gpu"], "unknown engine"),
+        (["simulate", "--trials", "0"], "trials"),
+        (["simulate", "--param", "alpha"], "KEY=VALUE"),
+        (["simulate", "--param", "alpha=x"], "not a number"),
+    ],
+)
+def test_errors_are_clean(argv, message, capsys):
+    assert main(argv) == 2
+    assert message in capsys.readouterr().err
