@@ -24,15 +24,16 @@ INDEPENDENT = 4
 
 
 @njit(cache=True, error_model="numpy")
-def faithful_trial(proto, rows, stay, seed, tags, key, wbuf):
+def faithful_trial(proto, rows, warm, stay, seed, tags, key, wbuf):
     """Both parties' outputs for one key; ``rows`` holds the per-protocol weight rows.
 
-    gumbel: p, q, p * 2**31, q * 2**31.  wmh: log p, log q.  wmh-darts: p, q.
+    gumbel: p, q, p * 2**31, q * 2**31, with ``warm`` the items to race first.
+    wmh: log p, log q.  wmh-darts: p, q.
     optimal: cdf(m), cdf(p - m), cdf(q - m), with ``stay`` = 1 - D.  independent: cdf(p), cdf(q).
     """
     if proto == GUMBEL:
         st = stream_state(seed, tags[0], key)
-        return gumbel_race(rows[0], rows[1], rows[2], rows[3], st, wbuf)
+        return gumbel_race(rows[0], rows[1], rows[2], rows[3], warm, st, wbuf)
     if proto == WMH:
         return wmh_records_race(
             rows[0], rows[1], stream_state(seed, tags[0], key), stream_state(seed, tags[1], key)
@@ -129,23 +130,24 @@ def fast_trial(proto, table, scalar, st):
 
 
 @njit(parallel=True, cache=True, error_model="numpy")
-def faithful_counts(proto, rows, stay, seed, tags, key_start, trials, chunk, counts):
+def faithful_counts(proto, rows, warm, stay, seed, tags, key_start, trials, chunk, counts):
     for c in prange(counts.shape[0]):
         wbuf = np.empty(BLOCK, np.uint64)
         hits = 0
         for t in range(c * chunk, min(trials, (c + 1) * chunk)):
-            a, b = faithful_trial(proto, rows, stay, seed, tags, np.uint64(key_start + t), wbuf)
+            key = np.uint64(key_start + t)
+            a, b = faithful_trial(proto, rows, warm, stay, seed, tags, key, wbuf)
             hits += a == b
         counts[c] = hits
 
 
 @njit(parallel=True, cache=True, error_model="numpy")
-def faithful_pairs(proto, rows, stay, seed, tags, keys, chunk, out_a, out_b):
+def faithful_pairs(proto, rows, warm, stay, seed, tags, keys, chunk, out_a, out_b):
     trials = keys.shape[0]
     for c in prange((trials + chunk - 1) // chunk):
         wbuf = np.empty(BLOCK, np.uint64)
         for t in range(c * chunk, min(trials, (c + 1) * chunk)):
-            out_a[t], out_b[t] = faithful_trial(proto, rows, stay, seed, tags, keys[t], wbuf)
+            out_a[t], out_b[t] = faithful_trial(proto, rows, warm, stay, seed, tags, keys[t], wbuf)
 
 
 @njit(parallel=True, cache=True, error_model="numpy")

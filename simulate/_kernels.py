@@ -18,18 +18,35 @@ TWO_31 = 2.0**31
 RECORD_SHIFT = 32  # record-process index: item + (record number << 32)
 
 
+@njit(cache=True, inline="always", error_model="numpy")
+def _improves(v, best, i, incumbent):
+    """Strictly smaller, or equal at a lower index: the argmin is order-independent."""
+    return v < best or (v == best and i < incumbent)
+
+
 @njit(cache=True, error_model="numpy")
-def gumbel_race(p, q, p31, q31, state, wbuf):
+def gumbel_race(p, q, p31, q31, warm, state, wbuf):
     """argmin_i E_i / p_i and argmin_i E_i / q_i with E_i = -ln u(state, i).
 
-    Ties go to the lowest index (strict < in index order); zero weights never win.
+    Ties go to the lowest index; zero weights never win. The items in ``warm`` (the
+    heaviest of p and q) are raced first so the pre-filter bites from the first block;
     ``p31 = p * 2**31`` (same for q) feed the coarse integer pre-filter.
     """
     n = p.shape[0]
     best_a = np.inf
     best_b = np.inf
-    a = -1
-    b = -1
+    a = n
+    b = n
+    for i in warm:
+        e = -np.log(uniform_at(state, i))
+        v = e / p[i]
+        if _improves(v, best_a, i, a):
+            best_a = v
+            a = i
+        v = e / q[i]
+        if _improves(v, best_b, i, b):
+            best_b = v
+            b = i
     for i0 in range(0, n, BLOCK):
         m = min(BLOCK, n - i0)
         thr_a = best_a * (1.0 + PRUNE_MARGIN)
@@ -48,11 +65,11 @@ def gumbel_race(p, q, p31, q31, state, wbuf):
             if gap <= thr_a * p31[i] + 1.0 or gap <= thr_b * q31[i] + 1.0:
                 e = -np.log(word_to_uniform(wbuf[j]))
                 v = e / p[i]
-                if v < best_a:
+                if _improves(v, best_a, i, a):
                     best_a = v
                     a = i
                 v = e / q[i]
-                if v < best_b:
+                if _improves(v, best_b, i, b):
                     best_b = v
                     b = i
     return a, b

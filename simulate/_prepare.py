@@ -26,6 +26,7 @@ FAITHFUL_DOMAINS = {
 class FaithfulInputs(NamedTuple):
     code: int
     rows: np.ndarray  # (k, n) float64
+    warm: np.ndarray  # int64 items the Gumbel race visits first (empty for other protocols)
     stay: float  # 1 - D for the optimal coupling, else unused
     tags: np.ndarray  # uint64 domain tags
 
@@ -37,6 +38,15 @@ class FastInputs(NamedTuple):
     tag: np.uint64
 
 
+WARM_ITEMS = 16  # per party: enough to make the race's running best small at once
+
+
+def _heaviest(p, q):
+    k = min(WARM_ITEMS, p.size)
+    top = [np.argpartition(w, w.size - k)[w.size - k :] for w in (p, q)]
+    return np.unique(np.concatenate(top)).astype(np.int64)
+
+
 def _cdf(w):
     return np.cumsum(w)
 
@@ -45,8 +55,10 @@ def faithful_inputs(protocol, p, q):
     code = PROTOCOL_CODES[protocol]
     tags = np.array([domain_tag(d) for d in FAITHFUL_DOMAINS[protocol]], dtype=np.uint64)
     stay = 0.0
+    warm = np.zeros(0, np.int64)
     if protocol == "gumbel":
         rows = np.stack((p, q, p * _kernels.TWO_31, q * _kernels.TWO_31))
+        warm = _heaviest(p, q)
     elif protocol == "wmh":
         with np.errstate(divide="ignore"):
             rows = np.stack((np.log(p), np.log(q)))
@@ -58,7 +70,7 @@ def faithful_inputs(protocol, p, q):
         rows = np.stack((_cdf(m), _cdf(p - m), _cdf(q - m)))
     else:
         rows = np.stack((_cdf(p), _cdf(q)))
-    return FaithfulInputs(code, np.ascontiguousarray(rows), stay, tags)
+    return FaithfulInputs(code, np.ascontiguousarray(rows), warm, stay, tags)
 
 
 def _alias(w):

@@ -70,7 +70,7 @@ def _count(protocol, engine, p, q, seed, key_start, trials):
         chunk = FAITHFUL_CHUNK
         counts = np.zeros(-(-trials // chunk), np.int64)
         _engines.faithful_counts(
-            inp.code, inp.rows, inp.stay, seed, inp.tags, key_start, trials, chunk, counts
+            inp.code, inp.rows, inp.warm, inp.stay, seed, inp.tags, key_start, trials, chunk, counts
         )
     else:
         inp = fast_inputs(protocol, p, q)
@@ -147,7 +147,16 @@ def sample_pairs(p, q, protocol, *, seed, key, engine="fast", normalize=False):
     if engine == "faithful":
         inp = faithful_inputs(protocol, p, q)
         _engines.faithful_pairs(
-            inp.code, inp.rows, inp.stay, seed, inp.tags, flat, FAITHFUL_CHUNK, out_a, out_b
+            inp.code,
+            inp.rows,
+            inp.warm,
+            inp.stay,
+            seed,
+            inp.tags,
+            flat,
+            FAITHFUL_CHUNK,
+            out_a,
+            out_b,
         )
     else:
         inp = fast_inputs(protocol, p, q)

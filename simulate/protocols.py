@@ -32,7 +32,16 @@ def _run_pairs(protocol, p, q, seed, key):
     out_a = np.empty(flat.size, np.int64)
     out_b = np.empty(flat.size, np.int64)
     _engines.faithful_pairs(
-        inputs.code, inputs.rows, inputs.stay, seed, inputs.tags, flat, _CHUNK, out_a, out_b
+        inputs.code,
+        inputs.rows,
+        inputs.warm,
+        inputs.stay,
+        seed,
+        inputs.tags,
+        flat,
+        _CHUNK,
+        out_a,
+        out_b,
     )
     if keys.ndim == 0:
         return int(out_a[0]), int(out_b[0])
