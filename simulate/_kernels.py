@@ -24,6 +24,20 @@ def _improves(v, best, i, incumbent):
     return v < best or (v == best and i < incumbent)
 
 
+@njit(cache=True, inline="always", error_model="numpy")
+def _offer(e, i, p, q, best_a, a, best_b, b):
+    """Offer item i with noise e to both parties' running minima of e / weight."""
+    v = e / p[i]
+    if _improves(v, best_a, i, a):
+        best_a = v
+        a = i
+    v = e / q[i]
+    if _improves(v, best_b, i, b):
+        best_b = v
+        b = i
+    return best_a, a, best_b, b
+
+
 @njit(cache=True, error_model="numpy")
 def gumbel_race(p, q, p31, q31, warm, state, wbuf):
     """argmin_i E_i / p_i and argmin_i E_i / q_i with E_i = -ln u(state, i).
@@ -39,14 +53,7 @@ def gumbel_race(p, q, p31, q31, warm, state, wbuf):
     b = n
     for i in warm:
         e = -np.log(uniform_at(state, i))
-        v = e / p[i]
-        if _improves(v, best_a, i, a):
-            best_a = v
-            a = i
-        v = e / q[i]
-        if _improves(v, best_b, i, b):
-            best_b = v
-            b = i
+        best_a, a, best_b, b = _offer(e, i, p, q, best_a, a, best_b, b)
     for i0 in range(0, n, BLOCK):
         m = min(BLOCK, n - i0)
         thr_a = best_a * (1.0 + PRUNE_MARGIN)
@@ -64,14 +71,7 @@ def gumbel_race(p, q, p31, q31, warm, state, wbuf):
             gap = word_to_coarse_gap(wbuf[j])
             if gap <= thr_a * p31[i] + 1.0 or gap <= thr_b * q31[i] + 1.0:
                 e = -np.log(word_to_uniform(wbuf[j]))
-                v = e / p[i]
-                if _improves(v, best_a, i, a):
-                    best_a = v
-                    a = i
-                v = e / q[i]
-                if _improves(v, best_b, i, b):
-                    best_b = v
-                    b = i
+                best_a, a, best_b, b = _offer(e, i, p, q, best_a, a, best_b, b)
     return a, b
 
 

@@ -25,21 +25,18 @@ def within(est, truth, trials):
     return abs(est - truth) <= Z_MAX * se
 
 
-@pytest.mark.parametrize(("family", "n", "params"), FAMILY_CASES)
-@pytest.mark.parametrize("protocol", ["gumbel", "wmh", "optimal", "independent"])
-def test_fast_engine_matches_exact(family, n, params, protocol):
-    pair = make_pair(family, n, seed=2, **params)
-    truth = collision_probability(pair.p, pair.q, protocol)
-    r = estimate(pair.p, pair.q, protocol, 400_000, seed=3, engine="fast")
-    assert within(r.value, truth, r.trials), (r, truth)
+ENGINE_TRIALS = {"fast": 400_000, "faithful": 100_000}
+ENGINE_CASES = [("fast", *case) for case in FAMILY_CASES] + [
+    ("faithful", *case) for case in FAMILY_CASES[:4]
+]
 
 
-@pytest.mark.parametrize(("family", "n", "params"), FAMILY_CASES[:4])
+@pytest.mark.parametrize(("engine", "family", "n", "params"), ENGINE_CASES)
 @pytest.mark.parametrize("protocol", ["gumbel", "wmh", "optimal", "independent"])
-def test_faithful_engine_matches_exact(family, n, params, protocol):
+def test_engine_matches_exact(engine, family, n, params, protocol):
     pair = make_pair(family, n, seed=2, **params)
     truth = collision_probability(pair.p, pair.q, protocol)
-    r = estimate(pair.p, pair.q, protocol, 100_000, seed=4, engine="faithful")
+    r = estimate(pair.p, pair.q, protocol, ENGINE_TRIALS[engine], seed=3, engine=engine)
     assert within(r.value, truth, r.trials), (r, truth)
 
 
