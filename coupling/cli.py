@@ -220,6 +220,72 @@ def _cmd_sweep(args):
     return 0
 
 
+def _cmd_search(args):
+    import numpy as np
+
+    from coupling._output import atomic_write_text
+    from figures._save import save_figure
+    from figures.bounds import achievable_region_figure
+    from simulate.search import search
+
+    out = Path(args.out)
+    targets = [None] if args.target_d is None else [float(v) for v in _split(args.target_d)]
+    results = []
+    with progress_bar(
+        len(targets), args.objective, enabled=not args.json, unit="searches"
+    ) as update:
+        for target in targets:
+            r = search(
+                args.objective, args.n, seed=args.seed, target_D=target, maxiter=args.maxiter
+            )
+            results.append((target, r))
+            tag = "free" if target is None else f"D{target:.3f}"
+            out.mkdir(parents=True, exist_ok=True)
+            np.savez(out / f"best_{r.objective}_{tag}.npz", p=r.p, q=r.q)
+            if update:
+                update(1)
+    rows = [
+        (
+            r.objective if len(r.objective) < 40 else r.objective[:37] + "...",
+            "-" if t is None else f"{t:.3f}",
+            f"{r.values['D']:.6f}",
+            f"{r.value:.3e}",
+            f"{r.values['gumbel']:.6f}",
+            f"{r.values['wmh']:.6f}",
+            f"{r.values['worst_case']:.6f}",
+            f"{r.quadratic_gumbel - r.values['gumbel']:+.1e}",
+            f"{r.mc['gumbel'][2]:+.2f} / {r.mc['wmh'][2]:+.2f}",
+        )
+        for t, r in results
+    ]
+    headers = ("objective", "target D", "D", "value", "gumbel", "wmh", "(1-D)/(1+D)",
+               "O(n^2) - fast", "MC z (gumbel / wmh)")  # fmt: skip
+    atomic_write_text(out / "search.md", format_table(headers, rows, markdown=True) + "\n")
+    if args.region:
+        env = {"gumbel": ([], []), "wmh": ([], [])}
+        for target in np.linspace(0.05, 0.95, args.region):
+            for proto in env:
+                r = search(f"{proto}-min", args.n, seed=args.seed, target_D=float(target),
+                           maxiter=args.maxiter)  # fmt: skip
+                env[proto][0].append(r.values["D"])
+                env[proto][1].append(r.values[proto])
+        fig = achievable_region_figure(env)
+        save_figure(
+            fig, out / "achievable_region", {"n": args.n, "seed": args.seed, "envelope": env}
+        )
+    if args.json:
+        print_json([
+            {"objective": r.objective, "target_D": t, "value": r.value, "values": r.values,
+             "quadratic_gumbel": r.quadratic_gumbel, "mc": r.mc,
+             "p": r.p.tolist(), "q": r.q.tolist()}
+            for t, r in results
+        ])  # fmt: skip
+    else:
+        print(format_table(headers, rows))
+        print(f"best pairs (.npz) and search.md in {out}")
+    return 0
+
+
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="coupling",
@@ -270,6 +336,23 @@ def build_parser():
     sweep.add_argument("--batch", type=int, default=20, help="cells per task")
     sweep.add_argument("--json", action="store_true")
     sweep.set_defaults(func=_cmd_sweep)
+
+    srch = sub.add_parser("search", help="adversarial search for pairs that stress the bounds")
+    srch.add_argument("--objective", default="pareto-min",
+                      help="pareto-min, pareto-max, gumbel-ratio, gumbel-vs-worst-case, "
+                      "bound-gap-min, bound-gap-max, or an expression over D, gumbel, wmh, "
+                      "optimal, worst_case, lower_bound, independent "
+                      "(prefix max: to maximise)")  # fmt: skip
+    srch.add_argument("--n", type=int, default=8)
+    srch.add_argument("--target-d", help="comma-separated target distances (default: free)")
+    srch.add_argument("--maxiter", type=int, default=200, help="differential-evolution generations")
+    srch.add_argument(
+        "--region", type=int, default=0, help="also map the achievable region at K distances"
+    )
+    srch.add_argument("--seed", type=int, default=0)
+    srch.add_argument("--out", default="results/search")
+    srch.add_argument("--json", action="store_true")
+    srch.set_defaults(func=_cmd_search)
     return parser
 
 

@@ -9,7 +9,7 @@ import numpy as np
 from simulate._validate import as_distribution, as_key_array, as_pair, as_seed
 from simulate.randomness import domain_tag
 
-__all__ = ["gumbel_pairs_numpy", "uniform_numpy", "wmh_darts_loop"]
+__all__ = ["gumbel_collision_quadratic", "gumbel_pairs_numpy", "uniform_numpy", "wmh_darts_loop"]
 
 _GAMMA = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
@@ -55,3 +55,12 @@ def wmh_darts_loop(p, *, seed, key):
         if uniform_numpy(seed=seed, key=key, index=k, domain="wmh-dart-height") <= p[i]:
             return i
         k += 1
+
+
+def gumbel_collision_quadratic(p, q):
+    """J_P by its O(n^2) definition: sum over i of 1 / sum_j max(p_j / p_i, q_j / q_i)."""
+    p, q = as_pair(p, q)
+    total = 0.0
+    for i in np.flatnonzero((p > 0) & (q > 0)):
+        total += 1.0 / np.sum(np.maximum(p / p[i], q / q[i]))
+    return total
