@@ -61,6 +61,7 @@ def gumbel_collision_quadratic(p, q):
     """J_P by its O(n^2) definition: sum over i of 1 / sum_j max(p_j / p_i, q_j / q_i)."""
     p, q = as_pair(p, q)
     total = 0.0
-    for i in np.flatnonzero((p > 0) & (q > 0)):
-        total += 1.0 / np.sum(np.maximum(p / p[i], q / q[i]))
+    with np.errstate(over="ignore"):  # ratios to entries near 1e-300 may be inf: correctly
+        for i in np.flatnonzero((p > 0) & (q > 0)):
+            total += 1.0 / np.sum(np.maximum(p / p[i], q / q[i]))
     return total
