@@ -13,12 +13,6 @@ from simulate.sweep import read_results
 __all__ = ["summarise", "write_outputs"]
 
 
-def _atomic_text(path, text):
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
-
-
 def summarise(rows):
     """Per (family, n, params): mean D and mean exact value of each protocol."""
     groups = defaultdict(list)
@@ -42,7 +36,7 @@ def summarise(rows):
 
 def write_outputs(store, spec, out_dir):
     """Write results.csv, summary.md and summary_<family>.png/.pdf; returns the paths."""
-    from coupling._output import format_table
+    from coupling._output import atomic_write_text, format_table
     from figures._save import save_figure
     from figures.bounds import sweep_summary_figure
 
@@ -57,13 +51,15 @@ def write_outputs(store, spec, out_dir):
     writer.writeheader()
     writer.writerows(rows)
     path = out_dir / "results.csv"
-    _atomic_text(path, buf.getvalue())
+    atomic_write_text(path, buf.getvalue())
     paths.append(path)
     summary = summarise(rows)
     headers = list(summary[0])
     cells = [[f"{v:.6f}" if isinstance(v, float) else v for v in line.values()] for line in summary]
     path = out_dir / "summary.md"
-    _atomic_text(path, "# Sweep summary\n\n" + format_table(headers, cells, markdown=True) + "\n")
+    atomic_write_text(
+        path, "# Sweep summary\n\n" + format_table(headers, cells, markdown=True) + "\n"
+    )
     paths.append(path)
     for family in dict.fromkeys(r["family"] for r in rows):
         fig = sweep_summary_figure(rows, family)
