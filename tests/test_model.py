@@ -1,0 +1,56 @@
+"""The real SmolLM2-135M target (downloaded once into the user cache): loading, decoding and
+drafter invariance on one prompt."""
+
+import json
+
+import pytest
+
+from coupling.cli import main
+
+pytestmark = pytest.mark.model
+PROMPT = "What is the lower bound for sorting?"
+
+
+@pytest.fixture(scope="module")
+def loaded():
+    from paper_repro.model import load_model
+
+    return load_model()
+
+
+def test_default_target_loads_with_documented_shape(loaded):
+    cfg = loaded.model.config
+    assert (cfg.num_hidden_layers, cfg.hidden_size, cfg.vocab_size) == (30, 576, 49152)
+    assert loaded.tokenizer.chat_template
+
+
+def test_disd_invariance_on_the_real_model(loaded):
+    from paper_repro.decoders import autoregressive, disd, standard_sd
+    from paper_repro.drafters import make_drafter
+    from paper_repro.lm import CachedLM
+    from paper_repro.sampling import SamplingConfig
+
+    target = CachedLM(loaded.model)
+    ids = loaded.tokenizer(PROMPT).input_ids
+    s = SamplingConfig()
+    ref = autoregressive(target, ids, seed=11, max_new_tokens=12, sampling=s).tokens
+    sd_outputs = set()
+    for name in ("exit8", "exit16", "exit8-raw"):
+        d = make_drafter(name, loaded)
+        assert disd(target, d, ids, seed=11, gamma=4, max_new_tokens=12, sampling=s).tokens == ref
+        sd = standard_sd(target, d, ids, seed=11, gamma=4, max_new_tokens=12, sampling=s)
+        assert len(sd.tokens) == 12
+        sd_outputs.add(tuple(sd.tokens))
+    assert loaded.tokenizer.decode(ref).strip()
+
+
+def test_decode_cli_json(capsys):
+    argv = ["decode", "--prompt", PROMPT, "--method", "disd-wmh", "--drafter", "exit16",
+            "--gamma", "3", "--seed", "4", "--max-new-tokens", "6", "--json"]  # fmt: skip
+    assert main(argv) == 0
+    got = json.loads(capsys.readouterr().out)
+    assert main(["decode", "--prompt", PROMPT, "--method", "autoregressive", "--coupling", "wmh",
+                 "--seed", "4", "--max-new-tokens", "6", "--json"]) == 0  # fmt: skip
+    ref = json.loads(capsys.readouterr().out)
+    assert got["token_ids"] == ref["token_ids"] and len(got["token_ids"]) == 6
+    assert set(got["stats"]) >= {"target_calls", "accepted", "seconds"}

@@ -1,0 +1,83 @@
+"""Every certificate reaches its verdict, and each fails when fed a wrong formula or bound."""
+
+import json
+from fractions import Fraction
+
+import sympy as sp
+
+from coupling.cli import main
+from proofs import VERDICTS
+from proofs.chain import _steps, verify_chain
+from proofs.exact_rational import wmh_rational
+from proofs.gumbel_formula import verify_gumbel_formula
+from proofs.pareto import verify_pareto
+from proofs.wmh_formula import verify_wmh_formula, wmh_closed_form
+
+
+def test_gumbel_formula_is_proved():
+    cert = verify_gumbel_formula(random_pairs=100)
+    assert cert.verdict == "proved"
+    assert all(c["zero"] for c in cert.detail["symbolic_cases"])
+    assert len(cert.detail["symbolic_cases"]) == 2 + 6  # every ratio order, n = 2 and 3
+
+
+def test_gumbel_certificate_refutes_weighted_jaccard():
+    def jaccard(p, q):
+        return sp.Add(*map(sp.Min, p, q)) / sp.Add(*map(sp.Max, p, q))
+
+    cert = verify_gumbel_formula(jaccard, sizes=(2,))
+    assert cert.verdict == "refuted" and cert.counterexample["n"] == 2
+
+
+def test_wmh_formula_is_proved_and_same_dart_form_is_refuted():
+    assert verify_wmh_formula().verdict == "proved"
+
+    def same_dart_for_both(p, q):
+        _, same = wmh_closed_form(p, q)
+        return same, same
+
+    cert = verify_wmh_formula(same_dart_for_both, sizes=(2,))
+    assert cert.verdict == "refuted" and cert.counterexample["part"] == "index-level"
+
+
+def test_chain_is_proved_and_wrong_bounds_fail():
+    cert = verify_chain()
+    assert cert.verdict == "proved" and all(cert.detail["steps"].values())
+
+    def too_big_bound(p, q):  # drops m_i from the denominator
+        m = [min(a, b) for a, b in zip(p, q)]
+        big = [max(a, b) for a, b in zip(p, q)]
+        return sum((Fraction(mi) / (sum(big) - bi) for mi, bi in zip(m, big)
+                    if mi > 0 and sum(big) > bi), Fraction(0))  # fmt: skip
+
+    assert verify_chain(too_big_bound).verdict == "refuted"
+    steps = _steps()
+    d = sp.Symbol("D", nonnegative=True)
+    steps["(1-D)/(1+D) >= 1-2D"] = ((1 - d) / (1 + d) - (1 - d), (d,))  # false: 1-D is larger
+    assert verify_chain(steps=steps).verdict == "failed"
+
+
+def test_pareto_is_verified_and_an_inflated_wmh_is_refuted():
+    cert = verify_pareto(grids=((2, 12), (3, 6)), search_sizes=(3,), maxiter=20)
+    assert cert.verdict == "verified" and cert.detail["n2_symbolic_proof"]
+    assert cert.detail["grid_smallest_margin"] >= 0
+
+    def inflated(p, q):
+        return wmh_rational(p, q) + (1 - sum(min(a, b) for a, b in zip(p, q))) / 50
+
+    bad = verify_pareto(inflated, grids=((2, 12),), search_sizes=())
+    assert bad.verdict == "refuted" and Fraction(bad.counterexample["margin"]) < 0
+
+
+def test_prove_cli_json(tmp_path, capsys):
+    rc = main(["prove", "--claim", "inequality-chain,wmh-formula", "--json",
+               "--out", str(tmp_path)])  # fmt: skip
+    rows = json.loads(capsys.readouterr().out)
+    assert rc == 0
+    assert [r["claim"] for r in rows] == ["inequality-chain", "wmh-formula"]
+    for r in rows:
+        assert {"claim", "method", "verdict", "seconds"} <= set(r)
+        assert r["verdict"] in VERDICTS
+        assert json.loads((tmp_path / f"{r['claim']}.json").read_text())["verdict"] == r["verdict"]
+    assert main(["prove", "--claim", "no-such-claim"]) == 2
+    assert "unknown claim" in capsys.readouterr().err
