@@ -291,7 +291,7 @@ def _cmd_prove(args):
     from proofs import run_claims
 
     names = args.claim.split(",") if args.claim else None
-    with progress_bar(len(names or []) or 4, "prove", enabled=not args.json,
+    with progress_bar(len(names or []) or 5, "prove", enabled=not args.json,
                       unit="claims") as update:  # fmt: skip
         certs = run_claims(names, full=args.full, out_dir=args.out, progress=update)
     if args.json:

@@ -8,6 +8,7 @@ as an argument so a wrong one can be fed in and seen to fail. ``CLAIMS`` maps th
 
 from proofs._core import VERDICTS, Certificate
 from proofs.chain import verify_chain
+from proofs.disd_exact import verify_disd_exact
 from proofs.gumbel_formula import verify_gumbel_formula
 from proofs.pareto import verify_pareto
 from proofs.wmh_formula import verify_wmh_formula
@@ -28,6 +29,7 @@ CLAIMS = {
     "inequality-chain": lambda full: verify_chain(
         grids=((3, 8), (4, 6), (5, 4)) if full else ((3, 6), (4, 4))),
     "pareto": _pareto,
+    "disd-exact": lambda full: verify_disd_exact(denominator=12 if full else 6),
 }
 
 

@@ -8,6 +8,7 @@ import sympy as sp
 from coupling.cli import main
 from proofs import VERDICTS
 from proofs.chain import _steps, verify_chain
+from proofs.disd_exact import verify_disd_exact
 from proofs.exact_rational import wmh_rational
 from proofs.gumbel_formula import verify_gumbel_formula
 from proofs.pareto import verify_pareto
@@ -81,3 +82,11 @@ def test_prove_cli_json(tmp_path, capsys):
         assert json.loads((tmp_path / f"{r['claim']}.json").read_text())["verdict"] == r["verdict"]
     assert main(["prove", "--claim", "no-such-claim"]) == 2
     assert "unknown claim" in capsys.readouterr().err
+
+
+def test_disd_exact_and_wrong_rules():
+    cert = verify_disd_exact()
+    assert cert.verdict == "proved"
+    assert cert.detail["disd_outcomes_differing_between_drafters"] == 0
+    assert verify_disd_exact(mismatch_emits_draft=True).verdict == "refuted"
+    assert verify_disd_exact(sd_residual=lambda p, q: p).verdict == "refuted"
