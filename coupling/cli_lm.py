@@ -174,14 +174,8 @@ def _cmd_repro(args):
 
 
 def _cmd_reproduce(args):
-    """The main job: every language-model experiment, then the certificate figures."""
+    """The main job: every language-model experiment with its tables and figures."""
     _, _, written = run_experiments(args, EXPERIMENTS)
-    try:
-        from proofs.figures import write_proof_figures
-    except ImportError:  # proofs/ figures not built in this checkout
-        write_proof_figures = None
-    if write_proof_figures is not None:
-        written += write_proof_figures(args.out)
     for path in written:
         if str(path).endswith((".md", ".png")):
             print(path)
