@@ -110,6 +110,7 @@ def write_reports(out, coupling=None, sd=None, invariance=None):
 
     from figures._save import save_figure
     from figures.llm import block_efficiency_figure, prompt_coupling_figure
+    from paper_repro.experiments import _slug
 
     out = Path(out)
     written = []
@@ -120,8 +121,7 @@ def write_reports(out, coupling=None, sd=None, invariance=None):
         for rec in coupling:
             tag = "chat" if rec["chat"] else "raw"
             fig = prompt_coupling_figure(rec["rows"], f"{rec['prompt']} ({tag} prompt)")
-            slug = "".join(c if c.isalnum() else "-" for c in rec["prompt"].lower())[:40]
-            written += save_figure(fig, out / "coupling" / f"{slug.strip('-')}-{tag}",
+            written += save_figure(fig, out / "coupling" / f"{_slug(rec['prompt'])}-{tag}",
                                    {"prompt": rec["prompt"], "chat": rec["chat"]})  # fmt: skip
             plt.close(fig)
     if sd:

@@ -11,11 +11,13 @@ def tv_rational(p, q):
 
 
 def gumbel_rational(p, q):
-    """J_P = sum_{i: p_i q_i > 0} 1 / sum_j max(p_j/p_i, q_j/q_i)."""
+    """J_P = sum_{i: p_i q_i > 0} 1 / sum_j max(p_j/p_i, q_j/q_i); floats are taken exactly."""
+    p = [Fraction(x) for x in p]
+    q = [Fraction(x) for x in q]
     total = Fraction(0)
     for pi, qi in zip(p, q):
         if pi > 0 and qi > 0:
-            total += 1 / sum(max(Fraction(pj) / pi, Fraction(qj) / qi) for pj, qj in zip(p, q))
+            total += 1 / sum(max(pj / pi, qj / qi) for pj, qj in zip(p, q))
     return total
 
 

@@ -9,6 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from strategies import distribution_pairs
 
+from proofs.exact_rational import gumbel_rational
 from simulate import (
     collision_probability,
     gumbel_collision,
@@ -25,16 +26,6 @@ from simulate.reference import gumbel_collision_quadratic
 
 # Floating-point slack for comparisons of quantities that are mathematically ordered or equal.
 TOL = 1e-10
-
-
-def jp_fraction(p, q):
-    p = [Fraction(x) for x in p]
-    q = [Fraction(x) for x in q]
-    total = Fraction(0)
-    for i in range(len(p)):
-        if p[i] > 0 and q[i] > 0:
-            total += 1 / sum(max(pj / p[i], qj / q[i]) for pj, qj in zip(p, q))
-    return total
 
 
 def wmh_by_darts_fraction(p, q):
@@ -114,7 +105,7 @@ def test_exact_rationals(a, b):
     qf = [Fraction(x, sum(b)) for x in b]
     p = np.array([float(x) for x in pf])
     q = np.array([float(x) for x in qf])
-    assert gumbel_collision(p, q) == pytest.approx(float(jp_fraction(pf, qf)), rel=1e-12)
+    assert gumbel_collision(p, q) == pytest.approx(float(gumbel_rational(pf, qf)), rel=1e-12)
     assert wmh_collision(p, q) == pytest.approx(float(wmh_by_darts_fraction(pf, qf)), rel=1e-12)
 
 
