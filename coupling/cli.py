@@ -122,14 +122,25 @@ def _cmd_bench(args):
 
     from simulate.bench import run_benchmarks
 
-    if args.threads:
-        numba.set_num_threads(args.threads)
-    print(
-        f"measuring on {numba.get_num_threads()} threads (takes about a minute)...", file=sys.stderr
-    )
-    rows = run_benchmarks(
-        n=args.n, faithful_trials=args.faithful_trials, fast_trials=args.fast_trials
-    )
+    if args.lm:
+        import torch
+
+        from paper_repro.bench import lm_benchmarks
+
+        if args.threads:
+            torch.set_num_threads(args.threads)
+        print(f"measuring {args.target} on {torch.get_num_threads()} threads...", file=sys.stderr)
+        rows = lm_benchmarks(target=args.target)
+    else:
+        if args.threads:
+            numba.set_num_threads(args.threads)
+        print(
+            f"measuring on {numba.get_num_threads()} threads (takes about a minute)...",
+            file=sys.stderr,
+        )
+        rows = run_benchmarks(
+            n=args.n, faithful_trials=args.faithful_trials, fast_trials=args.fast_trials
+        )
     if args.json:
         print_json([r._asdict() for r in rows])
         return 0
@@ -331,6 +342,12 @@ def build_parser():
     bench.add_argument("--fast-trials", type=int, default=10_000_000)
     bench.add_argument("--threads", type=int, default=0)
     bench.add_argument("--json", action="store_true")
+    bench.add_argument(
+        "--lm",
+        action="store_true",
+        help="the language-model costs instead: step, verify pass, randomness per position",
+    )
+    bench.add_argument("--target", default="smollm2", help="with --lm: smollm2 or an HF path/id")
     bench.set_defaults(func=_cmd_bench)
 
     sweep = sub.add_parser("sweep", help="a grid of pairs: exact values and Monte Carlo, resumable")

@@ -1,6 +1,5 @@
 """Language-model subcommands: decode, drafters, distill, repro."""
 
-
 import shlex
 import sys
 import time
@@ -114,6 +113,7 @@ def _cmd_distill(args):
     command = "coupling distill " + " ".join(shlex.quote(a) for a in sys.argv[2:])
     start = time.perf_counter()
     with progress_bar(cfg.steps, "distill", unit="steps") as update:
+
         def progress(step, losses):
             if update is not None:
                 update(1)
@@ -242,4 +242,3 @@ def add_parsers(sub):
     _repro_args(full)
     _model_args(full)
     full.set_defaults(func=_cmd_reproduce)
-

@@ -59,8 +59,10 @@ def stdlib_docstrings(min_chars=200):
                     parts.append(doc)
     text = "\n\n".join(parts)
     digest = hashlib.sha256(text.encode()).hexdigest()[:16]
-    desc = (f"Python {sysconfig.get_python_version()} stdlib docstrings >= {min_chars} chars "
-            f"({len(parts)} docstrings, {len(text)} chars, sha256 {digest})")
+    desc = (
+        f"Python {sysconfig.get_python_version()} stdlib docstrings >= {min_chars} chars "
+        f"({len(parts)} docstrings, {len(text)} chars, sha256 {digest})"
+    )
     return text, desc
 
 
@@ -148,7 +150,8 @@ def train_adapters(loaded, cfg, out_dir, *, command="", progress=None):
         opt.zero_grad(set_to_none=True)
         for d, adapter in adapters.items():
             student = torch.log_softmax(
-                _student_logits(target, adapter, out.hidden_states[d], positions), -1)
+                _student_logits(target, adapter, out.hidden_states[d], positions), -1
+            )
             loss = torch.nn.functional.kl_div(student, teacher, log_target=True,
                                               reduction="none").sum(-1).mean()  # fmt: skip
             loss.backward()
@@ -158,10 +161,17 @@ def train_adapters(loaded, cfg, out_dir, *, command="", progress=None):
             progress(step + 1, {d: v[-1] for d, v in losses.items()})
         if (step + 1) % cfg.checkpoint_every == 0 and step + 1 < cfg.steps:
             tmp = ckpt.with_suffix(".tmp")
-            torch.save({"config": asdict(cfg), "step": step + 1, "opt": opt.state_dict(),
-                        "seconds": time.perf_counter() - t0,
-                        "layers": {d: a[0].state_dict() for d, a in adapters.items()},
-                        "norms": {d: a[1].state_dict() for d, a in adapters.items()}}, tmp)
+            torch.save(
+                {
+                    "config": asdict(cfg),
+                    "step": step + 1,
+                    "opt": opt.state_dict(),
+                    "seconds": time.perf_counter() - t0,
+                    "layers": {d: a[0].state_dict() for d, a in adapters.items()},
+                    "norms": {d: a[1].state_dict() for d, a in adapters.items()},
+                },
+                tmp,
+            )
             tmp.replace(ckpt)
     seconds = time.perf_counter() - t0
     report = {}

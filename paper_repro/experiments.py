@@ -141,8 +141,15 @@ def run_sd(loaded, cfg, out, progress=None):
             for method, dname, gamma in runs:
                 name = f"sd-{_slug(prompt)}-s{seed}-{method}-{dname}-g{gamma}"
 
-                def compute(method=method, dname=dname, gamma=gamma, ids=ids, common=common,
-                            prompt=prompt, seed=seed):
+                def compute(
+                    method=method,
+                    dname=dname,
+                    gamma=gamma,
+                    ids=ids,
+                    common=common,
+                    prompt=prompt,
+                    seed=seed,
+                ):
                     if method == "autoregressive":
                         r = autoregressive(target, ids, **common)
                     elif method == "sd":
@@ -202,8 +209,13 @@ def run_invariance(loaded, cfg, out, progress=None):
             d = make_drafter(name, loaded)
             runs.append({"method": "disd-gumbel", "drafter": name,
                          "tokens": disd(target, d, ids, gamma=4, **common).tokens})  # fmt: skip
-            runs.append({"method": "sd", "drafter": name,
-                         "tokens": standard_sd(target, d, ids, gamma=4, **common).tokens})
+            runs.append(
+                {
+                    "method": "sd",
+                    "drafter": name,
+                    "tokens": standard_sd(target, d, ids, gamma=4, **common).tokens,
+                }
+            )
         for r in runs:
             r["text"] = loaded.tokenizer.decode(r["tokens"])
         return {"prompt": PROMPTS[0], "seed": cfg.seed, "gamma": 4, "runs": runs}
@@ -213,6 +225,7 @@ def run_invariance(loaded, cfg, out, progress=None):
         progress(1)
     flips = []
     for k, (prompt, chat) in enumerate(_prompts()[: cfg.flip_sequences]):
+
         def compute_flips(prompt=prompt, chat=chat, k=k):
             pids = _encode(loaded.tokenizer, prompt, chat)
             toks = autoregressive(target, pids, seed=cfg.seed + k, max_new_tokens=cfg.tokens,
@@ -220,7 +233,8 @@ def run_invariance(loaded, cfg, out, progress=None):
             rec = {"prompt": prompt, "chat": chat, "seed": cfg.seed + k, "positions": len(toks)}
             for block in (4, 8):
                 rec[f"flips_block{block}"], rec[f"max_logit_diff_block{block}"] = flip_count(
-                    loaded, pids, toks, cfg.seed + k, block)
+                    loaded, pids, toks, cfg.seed + k, block
+                )
             return rec
 
         flips.append(_unit(out, f"flips-{k}", compute_flips))

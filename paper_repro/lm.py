@@ -5,7 +5,6 @@ prefix with the new context is kept, the rest of the cache is cropped (rollback 
 drafts) and only the new tokens are fed. A verify pass is one call with ``count = gamma + 1``.
 """
 
-
 __all__ = ["CachedLM"]
 
 

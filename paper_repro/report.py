@@ -91,8 +91,11 @@ def _fmt(v):
 def _markdown(rows, title):
     from coupling._output import format_table
 
-    return f"# {title}\n\n" + format_table(list(rows[0]), [[_fmt(v) for v in r.values()]
-                                                           for r in rows], markdown=True) + "\n"
+    return (
+        f"# {title}\n\n"
+        + format_table(list(rows[0]), [[_fmt(v) for v in r.values()] for r in rows], markdown=True)
+        + "\n"
+    )
 
 
 def write_table(rows, stem, title):

@@ -27,7 +27,8 @@ CLAIMS = {
     "gumbel-formula": lambda full: verify_gumbel_formula(random_pairs=2000 if full else 300),
     "wmh-formula": lambda full: verify_wmh_formula(sizes=(2, 3, 4) if full else (2, 3)),
     "inequality-chain": lambda full: verify_chain(
-        grids=((3, 8), (4, 6), (5, 4)) if full else ((3, 6), (4, 4))),
+        grids=((3, 8), (4, 6), (5, 4)) if full else ((3, 6), (4, 4))
+    ),
     "pareto": _pareto,
     "disd-exact": lambda full: verify_disd_exact(denominator=12 if full else 6),
 }

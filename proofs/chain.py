@@ -96,9 +96,14 @@ def verify_chain(lower_bound=lower_bound_rational, steps=None, *, grids=((3, 6),
                 values = _chain_values(p, q, lower_bound)
                 cases += 1
                 if any(a < b for a, b in itertools.pairwise(values)):
-                    return Certificate("inequality-chain", "exact rational grid", "refuted",
-                                       cases=cases, detail=detail,
-                                       counterexample=_pair_record(p, q, values))
+                    return Certificate(
+                        "inequality-chain",
+                        "exact rational grid",
+                        "refuted",
+                        cases=cases,
+                        detail=detail,
+                        counterexample=_pair_record(p, q, values),
+                    )
     if detail["sum_identity"] != "0":
         return Certificate("inequality-chain", "sympy identity", "failed", detail=detail)
     return Certificate("inequality-chain", "sympy nonnegative-coefficient certificates + exact "

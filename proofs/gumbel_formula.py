@@ -71,6 +71,7 @@ def _ratio_ge(a, b):
 
 def _resolve_max(expr, ratio, p, q):
     """Replace each Max(p_j/p_i, q_j/q_i) by the branch the ratio ordering selects."""
+
     def pick(*args):
         a, b = args
         diff = sp.factor(sp.simplify(a - b))
@@ -121,11 +122,17 @@ def verify_gumbel_formula(formula=jp_formula, *, sizes=(2, 3), random_pairs=300,
         exact = gumbel_rational(p, q)
         worst = max(worst, abs(float(exact) - gumbel_collision([float(v) for v in p],
                                                                [float(v) for v in q])))  # fmt: skip
-        symbolic = formula([sp.Rational(v.numerator, v.denominator) for v in p],
-                           [sp.Rational(v.numerator, v.denominator) for v in q]) \
-            if all(v > 0 for v in (*p, *q)) else None
-        if symbolic is not None and sp.nsimplify(symbolic) != sp.Rational(exact.numerator,
-                                                                          exact.denominator):
+        symbolic = (
+            formula(
+                [sp.Rational(v.numerator, v.denominator) for v in p],
+                [sp.Rational(v.numerator, v.denominator) for v in q],
+            )
+            if all(v > 0 for v in (*p, *q))
+            else None
+        )
+        if symbolic is not None and sp.nsimplify(symbolic) != sp.Rational(
+            exact.numerator, exact.denominator
+        ):
             return Certificate("gumbel-formula", "exact rationals", "refuted",
                                counterexample={"p": [str(v) for v in p], "q": [str(v) for v in q]},
                                detail=detail)  # fmt: skip

@@ -34,7 +34,8 @@ def _symbolic_n2():
     jp = 1 / (1 + q[1] / q[0]) + 1 / (p[0] / p[1] + 1)
     m = (b, e)
     wmh = (one * sum(m) + sum((a - mi) * c + (c - mi) * a for a, c, mi in zip(p, q, m))) / (
-        one * (one + d))
+        one * (one + d)
+    )
     return nonnegative_certificate(jp - wmh, (b, d, e))
 
 

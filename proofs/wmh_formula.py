@@ -74,8 +74,6 @@ def _pattern_weights(n, pattern):
     return [e.subs(d[n - 1], last_q) for e in p], [e.subs(d[n - 1], last_q) for e in q], pattern
 
 
-
-
 def _by_pattern(p, q, pattern):
     """Replace Min/Max of each column by the branch the pattern selects."""
     subs_min = {sp.Min(a, b): (b if big else a) for a, b, big in zip(p, q, pattern)}

@@ -28,7 +28,7 @@ def faithful_trial(proto, rows, warm, stay, seed, tags, key, wbuf):
     """Both parties' outputs for one key; ``rows`` holds the per-protocol weight rows.
 
     gumbel: p, q, p * 2**31, q * 2**31, with ``warm`` the items to race first.
-    wmh: log p, log q.  wmh-darts: p, q.
+    wmh, wmh-darts: p, q (wmh races the ``warm`` columns first).
     optimal: cdf(m), cdf(p - m), cdf(q - m), with ``stay`` = 1 - D.  independent: cdf(p), cdf(q).
     """
     if proto == GUMBEL:
@@ -36,7 +36,12 @@ def faithful_trial(proto, rows, warm, stay, seed, tags, key, wbuf):
         return gumbel_race(rows[0], rows[1], rows[2], rows[3], warm, st, wbuf)
     if proto == WMH:
         return wmh_records_race(
-            rows[0], rows[1], stream_state(seed, tags[0], key), stream_state(seed, tags[1], key)
+            rows[0],
+            rows[1],
+            warm,
+            stream_state(seed, tags[0], key),
+            stream_state(seed, tags[1], key),
+            wbuf,
         )
     if proto == WMH_DARTS:
         st_item = stream_state(seed, tags[0], key)
@@ -148,6 +153,15 @@ def faithful_pairs(proto, rows, warm, stay, seed, tags, keys, chunk, out_a, out_
         wbuf = np.empty(BLOCK, np.uint64)
         for t in range(c * chunk, min(trials, (c + 1) * chunk)):
             out_a[t], out_b[t] = faithful_trial(proto, rows, warm, stay, seed, tags, keys[t], wbuf)
+
+
+@njit(cache=True, error_model="numpy")
+def faithful_pairs_serial(proto, rows, warm, stay, seed, tags, keys, out_a, out_b):
+    """:func:`faithful_pairs` on the calling thread: for a few keys (one token position), where
+    waking the thread pool would cost more than the trials and would compete with torch."""
+    wbuf = np.empty(BLOCK, np.uint64)
+    for t in range(keys.shape[0]):
+        out_a[t], out_b[t] = faithful_trial(proto, rows, warm, stay, seed, tags, keys[t], wbuf)
 
 
 @njit(parallel=True, cache=True, error_model="numpy")

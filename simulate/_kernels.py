@@ -75,43 +75,78 @@ def gumbel_race(p, q, p31, q31, warm, state, wbuf):
     return a, b
 
 
+@njit(cache=True, inline="always", error_model="numpy")
+def _record_beats(t, i, best, incumbent):
+    """Time t in column i still beats the running best: the winner is argmin (time, column)."""
+    return t < best or (t == best and i < incumbent)
+
+
 @njit(cache=True, error_model="numpy")
-def wmh_records_race(logp, logq, st_time, st_height):
+def _wmh_column(i, p, q, st_time, st_height, best_a, a, best_b, b):
+    """Run column i's records until neither party can take the column any more."""
+    live_a = p[i] > 0.0 and _record_beats(0.0, i, best_a, a)
+    live_b = q[i] > 0.0 and _record_beats(0.0, i, best_b, b)
+    if not (live_a or live_b):
+        return best_a, a, best_b, b
+    t = 0.0
+    h = 1.0
+    j = 0
+    while live_a or live_b:
+        idx = i + (j << RECORD_SHIFT)
+        t += -np.log(uniform_at(st_time, idx)) / h
+        j += 1
+        live_a = live_a and _record_beats(t, i, best_a, a)
+        live_b = live_b and _record_beats(t, i, best_b, b)
+        if not (live_a or live_b):
+            break
+        h *= uniform_at(st_height, idx)
+        if live_a and h <= p[i]:
+            best_a = t
+            a = i
+            live_a = False
+        if live_b and h <= q[i]:
+            best_b = t
+            b = i
+            live_b = False
+    return best_a, a, best_b, b
+
+
+@njit(cache=True, error_model="numpy")
+def wmh_records_race(p, q, warm, st_time, st_height, wbuf):
     """Per-column record process of the dart stream, run for both parties.
 
     Column i receives darts at the points of a rate-1 Poisson process with uniform heights.
     Its records (darts lower than every earlier dart of the column) come after Exp(h)
     waiting times with heights h * U. A party with weights w takes, per column, the first
-    record with height <= w_i, and outputs the column where that happens earliest. This is
-    the literal dart stream in law (the stream is the embedded jump chain of these
-    processes); a column is abandoned as soon as its time passes the party's best.
+    record with height <= w_i, and outputs the column where that happens earliest (ties to
+    the lower column). This is the literal dart stream in law (the stream is the embedded
+    jump chain of these processes). The columns in ``warm`` (the heaviest) go first so the
+    running best is small at once; a column is abandoned as soon as its time passes every
+    party's best, and the visiting order never changes the result.
     """
-    n = logp.shape[0]
+    n = p.shape[0]
     best_a = np.inf
     best_b = np.inf
-    a = -1
-    b = -1
-    for i in range(n):
-        done_a = logp[i] == -np.inf
-        done_b = logq[i] == -np.inf
-        t = 0.0
-        log_h = 0.0
-        j = 0
-        while not (done_a and done_b):
-            idx = i + (j << RECORD_SHIFT)
-            t += -np.log(uniform_at(st_time, idx)) * np.exp(-log_h)
-            log_h += np.log(uniform_at(st_height, idx))
-            j += 1
-            done_a = done_a or t >= best_a
-            done_b = done_b or t >= best_b
-            if not done_a and log_h <= logp[i]:
-                best_a = t
-                a = i
-                done_a = True
-            if not done_b and log_h <= logq[i]:
-                best_b = t
-                b = i
-                done_b = True
+    a = n
+    b = n
+    for i in warm:
+        best_a, a, best_b, b = _wmh_column(i, p, q, st_time, st_height, best_a, a, best_b, b)
+    for i0 in range(0, n, BLOCK):
+        m = min(BLOCK, n - i0)
+        # A column's first record comes at t = -ln u; when u < exp(-best) for both parties,
+        # it already passes both bests and the column is skipped unread. The threshold only
+        # rises as the bests fall, so the block's opening value is safe for the whole block,
+        # and the margin absorbs the rounding of exp and ln.
+        thr = np.exp(-max(best_a, best_b)) * (1.0 - PRUNE_MARGIN)
+        hits = 0
+        for j in range(m):  # vectorised: hash and filter
+            keep = uniform_at(st_time, i0 + j) >= thr
+            wbuf[hits] = i0 + j
+            hits += keep
+        for j in range(hits):
+            best_a, a, best_b, b = _wmh_column(
+                np.int64(wbuf[j]), p, q, st_time, st_height, best_a, a, best_b, b
+            )
     return a, b
 
 

@@ -59,11 +59,10 @@ def faithful_inputs(protocol, p, q):
     if protocol == "gumbel":
         rows = np.stack((p, q, p * _kernels.TWO_31, q * _kernels.TWO_31))
         warm = _heaviest(p, q)
-    elif protocol == "wmh":
-        with np.errstate(divide="ignore"):
-            rows = np.stack((np.log(p), np.log(q)))
-    elif protocol == "wmh-darts":
+    elif protocol in ("wmh", "wmh-darts"):
         rows = np.stack((p, q))
+        if protocol == "wmh":
+            warm = _heaviest(p, q)
     elif protocol == "optimal":
         m = np.minimum(p, q)
         stay = float(np.sum(m))

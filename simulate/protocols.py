@@ -31,18 +31,11 @@ def _run_pairs(protocol, p, q, seed, key):
     inputs = faithful_inputs(protocol, p, q)
     out_a = np.empty(flat.size, np.int64)
     out_b = np.empty(flat.size, np.int64)
-    _engines.faithful_pairs(
-        inputs.code,
-        inputs.rows,
-        inputs.warm,
-        inputs.stay,
-        seed,
-        inputs.tags,
-        flat,
-        _CHUNK,
-        out_a,
-        out_b,
-    )
+    args = (inputs.code, inputs.rows, inputs.warm, inputs.stay, seed, inputs.tags, flat)
+    if flat.size <= _CHUNK:  # a token position: stay on this thread
+        _engines.faithful_pairs_serial(*args, out_a, out_b)
+    else:
+        _engines.faithful_pairs(*args, _CHUNK, out_a, out_b)
     if keys.ndim == 0:
         return int(out_a[0]), int(out_b[0])
     return out_a.reshape(keys.shape), out_b.reshape(keys.shape)

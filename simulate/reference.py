@@ -9,7 +9,13 @@ import numpy as np
 from simulate._validate import as_distribution, as_key_array, as_pair, as_seed
 from simulate.randomness import domain_tag
 
-__all__ = ["gumbel_collision_quadratic", "gumbel_pairs_numpy", "uniform_numpy", "wmh_darts_loop"]
+__all__ = [
+    "gumbel_collision_quadratic",
+    "gumbel_pairs_numpy",
+    "uniform_numpy",
+    "wmh_darts_loop",
+    "wmh_records_loop",
+]
 
 _GAMMA = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
@@ -55,6 +61,30 @@ def wmh_darts_loop(p, *, seed, key):
         if uniform_numpy(seed=seed, key=key, index=k, domain="wmh-dart-height") <= p[i]:
             return i
         k += 1
+
+
+def wmh_records_loop(p, *, seed, key):
+    """The record process of every column in order, each until its time passes the best.
+
+    Column i's records come at times t += -ln(u_time) / h with heights h *= u_height, the
+    uniforms at index i + (record number << 32); the party takes the column at its first
+    record with height <= p_i and outputs the column taken earliest (ties to the lower).
+    """
+    p = as_distribution(p)
+    best, winner = np.inf, p.size
+    for i in np.flatnonzero(p > 0):
+        t, h, j = 0.0, 1.0, 0
+        while True:
+            idx = int(i) + (j << 32)
+            t += -np.log(uniform_numpy(seed=seed, key=key, index=idx, domain="wmh-record-time")) / h
+            j += 1
+            if t >= best:  # the columns go in order, so a tie stays with the lower one
+                break
+            h *= uniform_numpy(seed=seed, key=key, index=idx, domain="wmh-record-height")
+            if h <= p[i]:
+                best, winner = t, int(i)
+                break
+    return winner
 
 
 def gumbel_collision_quadratic(p, q):

@@ -27,7 +27,8 @@ def drafters(target_model):
     return {
         "exit2": ModelDrafter(build_early_exit(target_model, 2), "exit2"),
         "exit1-adapter": ModelDrafter(
-            build_early_exit(target_model, 1, new_adapter(target_model, 1)), "exit1-adapter"),
+            build_early_exit(target_model, 1, new_adapter(target_model, 1)), "exit1-adapter"
+        ),
         "other": ModelDrafter(tiny_llama(7, layers=2, scale=3.0), "other"),
     }
 

@@ -14,7 +14,7 @@ from simulate import (
     wmh_sample,
 )
 from simulate.montecarlo import sample_pairs
-from simulate.reference import gumbel_pairs_numpy, wmh_darts_loop
+from simulate.reference import gumbel_pairs_numpy, wmh_darts_loop, wmh_records_loop
 
 # A correct sampler fails a goodness-of-fit test at this p-value less than once in 10^5 runs.
 GOF_PVALUE = 1e-5
@@ -116,6 +116,18 @@ def test_darts_kernel_matches_python_loop():
     keys = np.arange(40)
     got = wmh_sample(P, seed=4, key=keys, method="darts")
     assert got.tolist() == [wmh_darts_loop(P, seed=4, key=int(k)) for k in keys]
+
+
+@pytest.mark.parametrize("n", [1, 5, 300, 700])
+def test_records_kernel_matches_python_loop(n):
+    """The kernel's warm start and pre-filter change its work, never its answer."""
+    rng = np.random.default_rng(n)
+    p = rng.dirichlet(np.full(n, 0.2))
+    p[rng.random(n) < 0.2] = 0.0
+    p = p / p.sum() if p.sum() > 0 else np.full(n, 1 / n)
+    keys = np.arange(25)
+    got = wmh_sample(p, seed=n, key=keys)
+    assert got.tolist() == [wmh_records_loop(p, seed=n, key=int(k)) for k in keys]
 
 
 @pytest.mark.parametrize("method", ["wmh", "wmh-darts"])
