@@ -1,6 +1,8 @@
 """Plain-text and Markdown tables, atomic file writes, and tqdm progress for the CLI."""
 
 import contextlib
+import csv
+import io
 import json
 import os
 import sys
@@ -52,3 +54,34 @@ def progress_bar(total, desc, *, enabled=True, unit="trials"):
         return
     with tqdm(total=total, desc=desc, unit=unit, unit_scale=True, file=sys.stderr) as bar:
         yield bar.update
+
+
+def _csv(rows):
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=list(rows[0]))
+    writer.writeheader()
+    writer.writerows(rows)
+    return buf.getvalue()
+
+
+def _fmt(v):
+    if isinstance(v, float):
+        return f"{v:.2e}" if 0 < abs(v) < 1e-3 else f"{v:.3f}"
+    return str(v)
+
+
+def _markdown(rows, title):
+    return (
+        f"# {title}\n\n"
+        + format_table(list(rows[0]), [[_fmt(v) for v in r.values()] for r in rows], markdown=True)
+        + "\n"
+    )
+
+
+def write_table(rows, stem, title):
+    """``stem``.csv and ``stem``.md (a titled Markdown table), atomically; returns the paths."""
+    stem = Path(stem)
+    paths = [stem.with_suffix(".csv"), stem.with_suffix(".md")]
+    atomic_write_text(paths[0], _csv(rows))
+    atomic_write_text(paths[1], _markdown(rows, title))
+    return paths

@@ -299,18 +299,22 @@ def _cmd_search(args):
 
 
 def _cmd_prove(args):
-    from proofs import run_claims
+    from proofs import run_claims, write_claim_figures
 
     names = args.claim.split(",") if args.claim else None
     with progress_bar(len(names or []) or 5, "prove", enabled=not args.json,
                       unit="claims") as update:  # fmt: skip
         certs = run_claims(names, full=args.full, out_dir=args.out, progress=update)
+    figures = write_claim_figures(certs, args.out)
     if args.json:
         print_json([c.as_dict() for c in certs])
     else:
         rows = [[c.claim, c.method, c.verdict + (f" on {c.cases} cases" if c.cases else ""),
                  f"{c.seconds:.1f}", c.path] for c in certs]  # fmt: skip
         print(format_table(["claim", "method", "verdict", "seconds", "certificate"], rows))
+        for path in figures:
+            if path.suffix in (".png", ".md"):
+                print(path)
     return 0 if all(c.verdict in ("proved", "verified") for c in certs) else 1
 
 

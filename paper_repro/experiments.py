@@ -157,8 +157,9 @@ def run_sd(loaded, cfg, out, progress=None):
                     else:
                         r = disd(target, drafters[dname], ids, gamma=gamma,
                                  coupling=method.split("-")[1], **common)  # fmt: skip
+                    # stats carry "tokens", the count; the ids go under "token_ids"
                     return {"prompt": prompt, "seed": seed, "method": method,
-                            "drafter": dname, "gamma": gamma, "tokens": r.tokens,
+                            "drafter": dname, "gamma": gamma, "token_ids": r.tokens,
                             **r.stats.as_dict()}  # fmt: skip
 
                 records.append(_unit(out, name, compute))
@@ -179,10 +180,10 @@ def flip_count(loaded, prompt_ids, tokens, seed, block):
     seq = list(prompt_ids) + list(tokens)
     base = len(prompt_ids)
     one = np.stack([steps.logits(seq[: base + t], 1)[0] for t in range(len(tokens))])
-    many = []
-    for s in range(0, len(tokens), block):
+    many = []  # row j of a pass over seq[:L] with count k predicts the token after
+    for s in range(0, len(tokens), block):  # seq[:L - k + 1 + j]: here after seq[:base + s + j]
         k = min(block, len(tokens) - s)
-        many.append(blocks.logits(seq[: base + s + k], k))
+        many.append(blocks.logits(seq[: base + s + k - 1], k))
     many = np.concatenate(many)
     flips = sum(rule.sample(sampling.probs(one[t]), t) != rule.sample(sampling.probs(many[t]), t)
                 for t in range(len(tokens)))  # fmt: skip

@@ -1,10 +1,10 @@
 """Summaries of the experiments' unit records: tables (CSV, Markdown) and figures."""
 
-import csv
-import io
 from pathlib import Path
 
 import numpy as np
+
+from coupling._output import write_table
 
 __all__ = ["mean_interval", "summarise_coupling", "summarise_sd", "write_reports"]
 
@@ -51,7 +51,7 @@ def summarise_coupling(records):
 def summarise_sd(records):
     """Per (method, drafter, gamma): acceptance, block efficiency, tokens/s, speedup (95% CI
     over prompts and seeds), and DISD's block efficiency relative to SD's."""
-    base = {(r["prompt"], r["seed"]): r["tokens_count"] / r["seconds"]
+    base = {(r["prompt"], r["seed"]): r["tokens"] / r["seconds"]
             for r in records if r["method"] == "autoregressive"}  # fmt: skip
     groups = {}
     for r in records:
@@ -61,7 +61,7 @@ def summarise_sd(records):
     for (method, drafter, gamma), runs in sorted(groups.items(), key=lambda kv: (kv[0][1],
                                                   kv[0][2], kv[0][0])):  # fmt: skip
         be = mean_interval([r["block_efficiency"] for r in runs])
-        tps = [r["tokens_count"] / r["seconds"] for r in runs]
+        tps = [r["tokens"] / r["seconds"] for r in runs]
         speed = mean_interval([t / base[(r["prompt"], r["seed"])] for t, r in zip(tps, runs)])
         acc = sum(r["accepted"] for r in runs) / max(1, sum(r["drafted"] for r in runs))
         out.append({"method": method, "drafter": drafter, "gamma": gamma, "runs": len(runs),
@@ -72,39 +72,6 @@ def summarise_sd(records):
     for r in out:
         r["be_vs_sd"] = r["be_mean"] / sd_be.get((r["drafter"], r["gamma"]), np.nan)
     return out
-
-
-def _csv(rows):
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=list(rows[0]))
-    writer.writeheader()
-    writer.writerows(rows)
-    return buf.getvalue()
-
-
-def _fmt(v):
-    if isinstance(v, float):
-        return f"{v:.3f}"
-    return str(v)
-
-
-def _markdown(rows, title):
-    from coupling._output import format_table
-
-    return (
-        f"# {title}\n\n"
-        + format_table(list(rows[0]), [[_fmt(v) for v in r.values()] for r in rows], markdown=True)
-        + "\n"
-    )
-
-
-def write_table(rows, stem, title):
-    """``stem``.csv and ``stem``.md, atomically."""
-    from coupling._output import atomic_write_text
-
-    stem = Path(stem)
-    atomic_write_text(stem.with_suffix(".csv"), _csv(rows))
-    atomic_write_text(stem.with_suffix(".md"), _markdown(rows, title))
 
 
 def write_reports(out, coupling=None, sd=None, invariance=None):
@@ -128,8 +95,6 @@ def write_reports(out, coupling=None, sd=None, invariance=None):
                                    {"prompt": rec["prompt"], "chat": rec["chat"]})  # fmt: skip
             plt.close(fig)
     if sd:
-        for r in sd:
-            r["tokens_count"] = len(r["tokens"])
         summary = summarise_sd(sd)
         write_table(summary, out / "sd" / "block_efficiency", "Speculative decoding")
         fig = block_efficiency_figure(summary)

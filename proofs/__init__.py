@@ -8,18 +8,21 @@ as an argument so a wrong one can be fed in and seen to fail. ``CLAIMS`` maps th
 
 from proofs._core import VERDICTS, Certificate
 from proofs.chain import verify_chain
+from proofs.communication import verify_communication
 from proofs.disd_exact import verify_disd_exact
 from proofs.gumbel_formula import verify_gumbel_formula
+from proofs.lp_optimality import FULL_INSTANCES, verify_lp_optimality
 from proofs.pareto import verify_pareto
 from proofs.wmh_formula import verify_wmh_formula
 
-__all__ = ["CLAIMS", "VERDICTS", "Certificate", "run_claims"]
+__all__ = ["CLAIMS", "VERDICTS", "Certificate", "run_claims", "write_claim_figures"]
 
 
 def _pareto(full):
     if full:
-        return verify_pareto(grids=((2, 48), (3, 12), (4, 8)), search_sizes=tuple(range(2, 13)),
-                             maxiter=200)  # fmt: skip
+        return verify_pareto(
+            grids=((2, 48), (3, 12), (4, 8)), search_sizes=tuple(range(2, 13)), maxiter=200
+        )
     return verify_pareto()
 
 
@@ -30,6 +33,12 @@ CLAIMS = {
         grids=((3, 8), (4, 6), (5, 4)) if full else ((3, 6), (4, 4))
     ),
     "pareto": _pareto,
+    "lp-optimality": lambda full: (
+        verify_lp_optimality(instances=FULL_INSTANCES) if full else verify_lp_optimality()
+    ),
+    "communication": lambda full: verify_communication(
+        grids=((2, 8), (3, 6)) if full else ((2, 6), (3, 4)), mc_trials=100_000 if full else 20_000
+    ),
     "disd-exact": lambda full: verify_disd_exact(denominator=12 if full else 6),
 }
 
@@ -49,3 +58,33 @@ def run_claims(names=None, *, full=False, out_dir=None, progress=None):
         if progress:
             progress(1)
     return results
+
+
+def write_claim_figures(certs, out_dir):
+    """The figures of claims 5 and 6 (when their certificates are among ``certs``), with the
+    LP table as CSV and Markdown; returns the paths written."""
+    from pathlib import Path
+
+    from figures._save import save_figure
+
+    out = Path(out_dir)
+    paths = []
+    for cert in certs:
+        if cert.claim == "lp-optimality" and "table" in cert.detail:
+            from coupling._output import write_table
+            from figures.proofs import lp_optimum_figure
+
+            table = cert.detail["table"]
+            paths += save_figure(lp_optimum_figure(table), out / "lp_optimum")
+            paths += write_table(table, out / "lp_optimum", "Best protocol on uniform k-subsets")
+        if cert.claim == "communication" and cert.verdict in ("verified", "proved"):
+            from figures.proofs import communication_tradeoff_figure
+            from proofs.communication import tradeoff_curves
+
+            curves = tradeoff_curves()
+            paths += save_figure(
+                communication_tradeoff_figure(curves),
+                out / "communication_tradeoff",
+                config={"curves": curves},
+            )
+    return paths

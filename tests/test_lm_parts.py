@@ -82,3 +82,39 @@ def test_unknown_model_path_and_tokenizer_mismatch(tmp_path):
     check_same_tokenizer(Tok({"a": 0, "b": 1}), Tok({"b": 1, "a": 0}))
     with pytest.raises(ValueError, match="tokenizers differ"):
         check_same_tokenizer(Tok({"a": 0, "b": 1}), Tok({"a": 1, "b": 0}))
+
+
+def test_flip_count_compares_the_same_positions():
+    """A verify pass and one-token steps score the same positions: in float64 the logits agree
+    to rounding and no sampled token flips (an off-by-one would differ by whole logits)."""
+    from types import SimpleNamespace
+
+    from paper_repro.experiments import flip_count
+
+    loaded = SimpleNamespace(model=tiny_llama(3, scale=3.0))
+    prompt = [1, 4, 9]
+    tokens = [int(t) for t in np.random.default_rng(0).integers(0, 24, size=11)]
+    for block in (1, 3, 4):
+        flips, max_diff = flip_count(loaded, prompt, tokens, seed=0, block=block)
+        assert flips == 0
+        assert max_diff < 1e-9
+
+
+def test_summarise_sd_ratios():
+    from paper_repro.report import summarise_sd
+
+    def rec(method, seed, seconds, be, accepted, drafted, drafter="d", gamma=2):
+        return {"prompt": "x", "seed": seed, "method": method, "drafter": drafter,
+                "gamma": gamma, "tokens": 10, "seconds": seconds, "block_efficiency": be,
+                "accepted": accepted, "drafted": drafted}  # fmt: skip
+
+    records = [rec("autoregressive", s, 1.0, 1.0, 0, 0, None, 0) for s in (0, 1)]
+    records += [rec("sd", s, 2.0, 1.5, 3, 6) for s in (0, 1)]
+    records += [rec("disd-gumbel", s, 4.0, 1.2, 1, 4) for s in (0, 1)]
+    rows = {r["method"]: r for r in summarise_sd(records)}
+    assert rows["sd"]["be_mean"] == pytest.approx(1.5)
+    assert rows["sd"]["acceptance"] == pytest.approx(0.5)
+    assert rows["sd"]["speedup"] == pytest.approx(0.5)
+    assert rows["disd-gumbel"]["be_vs_sd"] == pytest.approx(0.8)
+    assert rows["disd-gumbel"]["speedup"] == pytest.approx(0.25)
+    assert rows["disd-gumbel"]["tokens_per_s"] == pytest.approx(2.5)

@@ -3,16 +3,20 @@
 import json
 from fractions import Fraction
 
+import pytest
 import sympy as sp
 
 from coupling.cli import main
 from proofs import VERDICTS
 from proofs.chain import _steps, verify_chain
+from proofs.communication import verify_communication
 from proofs.disd_exact import verify_disd_exact
 from proofs.exact_rational import wmh_rational
 from proofs.gumbel_formula import verify_gumbel_formula
+from proofs.lp_optimality import best_response_value, solve_family, verify_lp_optimality
 from proofs.pareto import verify_pareto
 from proofs.wmh_formula import verify_wmh_formula, wmh_closed_form
+from simulate.communication import relay_exact
 
 
 def test_gumbel_formula_is_proved():
@@ -90,3 +94,72 @@ def test_disd_exact_and_wrong_rules():
     assert cert.detail["disd_outcomes_differing_between_drafters"] == 0
     assert verify_disd_exact(mismatch_emits_draft=True).verdict == "refuted"
     assert verify_disd_exact(sd_residual=lambda p, q: p).verdict == "refuted"
+
+
+def _brute_force_optimum(n, k, overlap):
+    """max over every pair of deterministic strategies of the fraction of ordered pairs of
+    k-sets at ``overlap`` on which they agree (plain itertools, no symmetry, no pricing)."""
+    from itertools import combinations, product
+
+    sets = list(combinations(range(n), k))
+    pairs = [(s, t) for s in range(len(sets)) for t in range(len(sets))
+             if len(set(sets[s]) & set(sets[t])) == overlap]  # fmt: skip
+    strategies = list(product(*sets))
+    best = max(sum(f[s] == g[t] for s, t in pairs) for f in strategies for g in strategies)
+    return Fraction(best, len(pairs))
+
+
+def test_lp_optimality_closes_exactly_and_matches_brute_force():
+    cert = verify_lp_optimality(instances=((3, 2), (4, 2), (4, 3)), cross_check=((3, 2),))
+    assert cert.verdict == "proved"
+    rows = {(r["n"], r["k"], r["overlap"]): r for r in cert.detail["table"]}
+    for (n, k, ell), row in rows.items():
+        assert row["exact"]
+        assert Fraction(row["optimum"]) >= Fraction(ell, 2 * k - ell)  # MinHash is feasible
+        if (n, k) != (4, 3):
+            assert Fraction(row["optimum"]) == _brute_force_optimum(n, k, ell)
+    for check in cert.detail["cross_check"]:
+        assert abs(check["unsymmetrised"] - check["symmetrised"]) < 1e-7
+
+
+def test_lp_optimality_refutes_one_minus_d():
+    cert = verify_lp_optimality(lambda n, k, ell: Fraction(ell, k), instances=((4, 2),),
+                                cross_check=())  # fmt: skip
+    assert cert.verdict == "refuted"
+    assert Fraction(cert.counterexample["optimum"]) < Fraction(cert.counterexample["bound"])
+
+
+def test_lp_bad_input():
+    with pytest.raises(ValueError, match="strategies"):
+        solve_family(6, 3)
+    with pytest.raises(ValueError, match="2 <= k < n"):
+        solve_family(3, 3)
+    with pytest.raises(ValueError, match="overlap"):
+        solve_family(4, 2, [0])
+    with pytest.raises(ValueError, match="y >= 0"):
+        best_response_value(4, 2, {1: -1})
+
+
+def test_pricing_value_is_attained_and_bounds_the_optimum():
+    """The pricing's maximiser attains its value (recounted from the pair), and by weak
+    duality no mixture, the optimum included, beats it."""
+    from proofs.lp_optimality import _Family, _profile
+
+    y = {1: Fraction(1, 3), 2: Fraction(2, 5)}
+    value, f, g = best_response_value(5, 3, y)
+    profile = _profile(_Family(5, 3), f, g)
+    assert value == sum(w * profile[ell] for ell, w in y.items())
+    sol = solve_family(5, 3)
+    assert sol["upper"] == sol["lower"]
+    assert value >= sum(w * sol["profile"][ell] for ell, w in y.items())
+
+
+def test_communication_is_verified_and_a_wrong_formula_is_refuted():
+    cert = verify_communication(grids=((2, 4),), extras=(0, 1), mc_trials=4_000)
+    assert cert.verdict == "verified"
+
+    def off_by_one(p, q, extra):  # f = (1 + D)^-extra: forgets Alice's own dart
+        return relay_exact(p, q, max(extra - 1, 0)) if extra else relay_exact(p, q, 1)
+
+    bad = verify_communication(off_by_one, grids=((2, 4),), extras=(0, 1), mc_trials=1_000)
+    assert bad.verdict == "refuted"
