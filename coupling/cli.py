@@ -299,10 +299,10 @@ def _cmd_search(args):
 
 
 def _cmd_prove(args):
-    from proofs import run_claims, write_claim_figures
+    from proofs import CLAIMS, run_claims, write_claim_figures
 
     names = args.claim.split(",") if args.claim else None
-    with progress_bar(len(names or []) or 5, "prove", enabled=not args.json,
+    with progress_bar(len(names or CLAIMS), "prove", enabled=not args.json,
                       unit="claims") as update:  # fmt: skip
         certs = run_claims(names, full=args.full, out_dir=args.out, progress=update)
     figures = write_claim_figures(certs, args.out)

@@ -112,7 +112,8 @@ def run_coupling(loaded, cfg, out, progress=None):
             ids = _encode(loaded.tokenizer, prompt, chat)
             rows, tokens = coupling_trace(loaded, drafters, ids, cfg)
             return {"prompt": prompt, "chat": chat, "rows": rows, "tokens": tokens,
-                    "text": loaded.tokenizer.decode(tokens)}  # fmt: skip
+                    "text": loaded.tokenizer.decode(tokens),
+                    "mc_trials": cfg.mc_trials}  # fmt: skip
 
         records.append(_unit(out, name, compute))
         if progress:

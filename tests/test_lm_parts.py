@@ -118,3 +118,12 @@ def test_summarise_sd_ratios():
     assert rows["disd-gumbel"]["be_vs_sd"] == pytest.approx(0.8)
     assert rows["disd-gumbel"]["speedup"] == pytest.approx(0.25)
     assert rows["disd-gumbel"]["tokens_per_s"] == pytest.approx(2.5)
+
+
+def test_monte_carlo_z_uses_the_exact_standard_error():
+    """No collision in 20,000 trials at p = 4e-5 is 0.9 standard errors off, not infinity."""
+    from paper_repro.report import _max_z
+
+    row = {"gumbel_exact": 4e-5, "gumbel_mc": 0.0, "gumbel_se": 0.0,
+           "wmh_exact": 0.5, "wmh_mc": 0.5, "wmh_se": 0.0035}  # fmt: skip
+    assert _max_z([row], 20_000) == pytest.approx(4e-5 / np.sqrt(4e-5 * (1 - 4e-5) / 20_000))
