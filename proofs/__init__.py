@@ -11,7 +11,7 @@ from proofs.chain import verify_chain
 from proofs.communication import verify_communication
 from proofs.disd_exact import verify_disd_exact
 from proofs.gumbel_formula import verify_gumbel_formula
-from proofs.lp_optimality import FULL_INSTANCES, verify_lp_optimality
+from proofs.lp_optimality import FULL_INSTANCES, MILP_INSTANCES, verify_lp_optimality
 from proofs.pareto import verify_pareto
 from proofs.wmh_formula import verify_wmh_formula
 
@@ -34,7 +34,9 @@ CLAIMS = {
     ),
     "pareto": _pareto,
     "lp-optimality": lambda full: (
-        verify_lp_optimality(instances=FULL_INSTANCES) if full else verify_lp_optimality()
+        verify_lp_optimality(instances=FULL_INSTANCES, milp_instances=MILP_INSTANCES)
+        if full
+        else verify_lp_optimality()
     ),
     "communication": lambda full: verify_communication(
         grids=((2, 8), (3, 6)) if full else ((2, 6), (3, 4)), mc_trials=100_000 if full else 20_000

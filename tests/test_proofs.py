@@ -163,3 +163,14 @@ def test_communication_is_verified_and_a_wrong_formula_is_refuted():
 
     bad = verify_communication(off_by_one, grids=((2, 4),), extras=(0, 1), mc_trials=1_000)
     assert bad.verdict == "refuted"
+
+
+def test_milp_matches_the_exact_lp_where_both_reach():
+    from proofs.lp_optimality import milp_optimum
+
+    for n, k, ell in ((5, 2, 1), (5, 3, 2)):
+        r = milp_optimum(n, k, ell, time_limit=30)
+        assert r["closed"]
+        assert r["optimum"] == solve_family(n, k, [ell])["profile"][ell]
+    with pytest.raises(ValueError, match="overlap"):
+        milp_optimum(5, 3, 0)
