@@ -29,9 +29,10 @@ What is relaxed: the brief's (v1/v2) target is exact marginals on both sides wit
 :math:`\Pr[a=b] \ge 1 - D - \varepsilon` in :math:`O(\log(n/\varepsilon))` bits. Here Alice's
 marginal is exact and the collision is at least :math:`1 - D` (the maximal coupling's) with
 no epsilon, but Bob's marginal is off by at most :math:`fD < 1/(e \cdot \text{extra})` in
-total variation, for about :math:`(\text{extra} + 1)(\log_2 n + 2)` bits. Exact for Bob needs
-the residual sample in every case, i.e. extra = infinity. An epsilon in Bob's marginal costs
-:math:`O(\log(n) / \varepsilon)` bits, not :math:`O(\log(n/\varepsilon))`.
+total variation, for about :math:`(\text{extra} + 1)(\log_2 n + 1.5)` bits. In this protocol
+Bob is exact only if he always finds a residual dart, i.e. extra = infinity, and an epsilon
+in his marginal (worst case over D) costs :math:`O(\log(n) / \varepsilon)` bits, not
+:math:`O(\log(n/\varepsilon))`. No lower bound is claimed: a better construction may exist.
 """
 
 from fractions import Fraction

@@ -174,3 +174,14 @@ def test_milp_matches_the_exact_lp_where_both_reach():
         assert r["optimum"] == solve_family(n, k, [ell])["profile"][ell]
     with pytest.raises(ValueError, match="overlap"):
         milp_optimum(5, 3, 0)
+
+
+def test_claim_figures_are_written(tmp_path):
+    from proofs import write_claim_figures
+
+    certs = [verify_lp_optimality(instances=((3, 2), (4, 2)), cross_check=()),
+             verify_communication(grids=((2, 3),), extras=(0,), mc_trials=500)]  # fmt: skip
+    paths = {p.name for p in write_claim_figures(certs, tmp_path)}
+    assert {"lp_optimum.png", "lp_optimum.pdf", "lp_optimum.csv", "lp_optimum.md",
+            "communication_tradeoff.png", "communication_tradeoff.pdf"} <= paths  # fmt: skip
+    assert "| 4 | 2 | 1" in (tmp_path / "lp_optimum.md").read_text()
