@@ -21,9 +21,12 @@ So the best guarantee over the overlaps in L is the linear program
 
 over the profiles c of deterministic pairs: one row per overlap instead of one per pair of
 sets and per marginal. Its columns are generated on demand; the pricing problem
-:math:`\max_{f,g} \sum_\ell y_\ell c_\ell(f, g)` is solved exactly by enumerating every f
-(:math:`k^{\binom{n}{k}}` of them) with g its best response (each T independently takes the
-item that most S's at weighted overlap send to). HiGHS (:func:`scipy.optimize.linprog`)
+:math:`\max_{f,g} \sum_\ell y_\ell c_\ell(f, g)` is solved exactly, in integers, by a
+depth-first branch and bound over f (one item per set; the first set's choice fixed by
+symmetry) with g its best response (each T independently takes the item that most S's at
+weighted overlap send to); the bound at a node gives every unassigned S to every T's best
+item at once. The plain enumeration of all :math:`k^{\binom{n}{k}-1}` f is kept as the
+tests' reference. HiGHS (:func:`scipy.optimize.linprog`)
 solves the master problem; the certificate is exact:
 
 * primal: the rationalised mixture x, its profiles counted in integers, gives
@@ -36,9 +39,10 @@ solves the master problem; the certificate is exact:
 is the best collision probability at that overlap, an upper bound on the worst case any
 protocol can guarantee at :math:`D = 1 - \ell/k` over all distribution pairs.
 
-Reach: the enumeration is :math:`k^{\binom{n}{k} - 1}` (the first set's choice is fixed by
-symmetry) times :math:`\binom{n}{k}^2` work; (n, k) = (6, 3) and (6, 4) (1.2e9 and 2.7e8
-strategies), (7, 3..5) and every n >= 8 with 2 <= k <= n - 2 are out of reach here.
+Reach (this machine): every (n, k) with n <= 6, and (7, 2), (7, 6), (8, 2), (8, 7), in
+seconds to half a minute each; (6, 3) at l = 1 is the slowest (about 90 million nodes,
+25 s). (7, 3) at l = 1 did not finish in 7 minutes; (7, 3..5) and larger n with 3 <= k <= n - 3
+are out of reach. :func:`milp_optimum` brackets such cases with HiGHS's MILP solver.
 """
 
 from fractions import Fraction
@@ -60,11 +64,16 @@ __all__ = [
 ]
 
 # (n, k) pairs; every overlap 1 <= l <= k - 1 of each is solved.
-QUICK_INSTANCES = ((3, 2), (4, 2), (4, 3), (5, 2), (5, 3), (5, 4), (6, 2), (6, 5), (7, 2), (7, 6))
+QUICK_INSTANCES = (
+    (3, 2), (4, 2), (4, 3), (5, 2), (5, 3), (5, 4),
+    (6, 2), (6, 3), (6, 4), (6, 5), (7, 2), (7, 6), (8, 2),
+)  # fmt: skip
 FULL_INSTANCES = (*QUICK_INSTANCES, (8, 7))
-# Out of the enumeration's reach: HiGHS MILP brackets (exact lower bound, float upper bound).
-MILP_INSTANCES = ((6, 3, 1), (6, 3, 2), (6, 4, 2), (6, 4, 3))
-MAX_STRATEGIES = 3_000_000  # k ** (C(n, k) - 1) above this is refused (minutes of work)
+# HiGHS MILP brackets (exact lower bound, float upper bound) of the same optima: a cross-check
+# of the branch and bound by an unrelated method (``--full``).
+MILP_INSTANCES = ((6, 3, 1), (6, 4, 2))
+MAX_SETS = 64  # C(n, k) above this is refused outright
+MAX_NODES = 2_000_000_000  # branch-and-bound nodes before the pricing gives up (minutes)
 
 
 def jaccard_bound(n, k, overlap):
@@ -87,15 +96,15 @@ class _Family:
             member[s, list(items)] = 1
         self.overlap = member @ member.T  # (m, m) ints
         self.pairs = {ell: int(np.sum(self.overlap == ell)) for ell in range(k + 1)}
-        if k ** (m - 1) > MAX_STRATEGIES:
+        if m > MAX_SETS:
             raise ValueError(
-                f"(n, k) = ({n}, {k}) has k^(C(n,k) - 1) = {k}^{m - 1} strategies to price; "
-                f"the exact pricing enumerates them all and stops at {MAX_STRATEGIES:,}"
+                f"(n, k) = ({n}, {k}) has C(n, k) = {m} sets; the exact pricing searches "
+                f"one item per set and is refused above {MAX_SETS} sets"
             )
 
 
 @njit(cache=True)
-def _price(items, overlap, weights, n):
+def _price_enumerate(items, overlap, weights, n):
     """max over f of sum_T max_{j in T} sum_{S: f(S) = j} weights[overlap(S, T)] (int64).
 
     f runs over every choice of one item per set (mixed radix) with the first set's choice
@@ -127,6 +136,109 @@ def _price(items, overlap, weights, n):
                 break
             choice[s] = 0
     return best, best_choice
+
+
+@njit(cache=True, inline="always")
+def _term(cnt, rem, items, t):
+    best = 0
+    for j in range(items.shape[1]):
+        v = cnt[t, items[t, j]] + rem[t, items[t, j]]
+        if v > best:
+            best = v
+    return best
+
+
+@njit(cache=True, inline="always")
+def _move(s, c, sign, items, member, nb_ptr, nb_idx, nb_w, cnt, rem, term):
+    """Assign (sign = 1) or unassign (sign = -1) item c to set s; returns the bound's change."""
+    delta = 0
+    for e in range(nb_ptr[s], nb_ptr[s + 1]):
+        t = nb_idx[e]
+        w = nb_w[e]
+        for j in range(items.shape[1]):
+            cj = items[s, j]
+            if member[t, cj]:
+                rem[t, cj] -= sign * w
+        if member[t, c]:
+            cnt[t, c] += sign * w
+        new = _term(cnt, rem, items, t)
+        delta += new - term[t]
+        term[t] = new
+    return delta
+
+
+@njit(cache=True)
+def _price_bnb(items, nb_ptr, nb_idx, nb_w, n, max_nodes, start):
+    """max over f of sum_T max_{j in T} sum_{S -> T: f(S) = j} w(S, T), by depth-first branch
+    and bound over one item per set (the first set's choice fixed by symmetry).
+
+    ``nb_*``: for each set S, the sets T it counts towards with integer weight w(S, T) > 0.
+    The bound at a node is sum_T max_j (assigned weight to j + unassigned weight that could
+    still go to j): every completion scores at most this, so pruning nodes whose bound does
+    not beat the incumbent loses no optimum. ``start`` is a value known to be reachable
+    minus one (or -1): the search then only explores nodes that can reach it. Returns
+    (value, choice vector, nodes, finished).
+    """
+    m, k = items.shape
+    member = np.zeros((m, n), np.bool_)
+    for s in range(m):
+        for j in range(k):
+            member[s, items[s, j]] = True
+    cnt = np.zeros((m, n), np.int64)
+    rem = np.zeros((m, n), np.int64)
+    for s in range(m):
+        for e in range(nb_ptr[s], nb_ptr[s + 1]):
+            for j in range(k):
+                if member[nb_idx[e], items[s, j]]:
+                    rem[nb_idx[e], items[s, j]] += nb_w[e]
+    term = np.zeros(m, np.int64)
+    bound = 0
+    for t in range(m):
+        term[t] = _term(cnt, rem, items, t)
+        bound += term[t]
+    choice = np.full(m, -1, np.int64)
+    best = np.int64(start)
+    best_choice = np.zeros(m, np.int64)
+    depth = 0
+    nodes = 0
+    while depth >= 0:
+        s = depth
+        if choice[s] >= 0:  # take back this depth's current choice
+            bound += _move(
+                s, items[s, choice[s]], -1, items, member, nb_ptr, nb_idx, nb_w, cnt, rem, term
+            )
+        choice[s] += 1
+        if choice[s] >= (1 if s == 0 else k):
+            choice[s] = -1
+            depth -= 1
+            continue
+        bound += _move(
+            s, items[s, choice[s]], 1, items, member, nb_ptr, nb_idx, nb_w, cnt, rem, term
+        )
+        nodes += 1
+        if nodes > max_nodes:
+            return best, best_choice, nodes, False
+        if bound <= best:
+            continue
+        if depth == m - 1:  # a leaf: nothing unassigned, the bound is the value
+            best = bound
+            best_choice[:] = choice
+            continue
+        depth += 1
+    return best, best_choice, nodes, True
+
+
+def _neighbours(fam, weights):
+    """CSR lists: for each S, the T at an overlap of positive weight, with that weight."""
+    ptr, idx, w = [0], [], []
+    for s in range(len(fam.sets)):
+        for t in range(len(fam.sets)):
+            weight = int(weights[fam.overlap[s, t]])
+            if weight > 0:
+                idx.append(t)
+                w.append(weight)
+        ptr.append(len(idx))
+    return (np.array(ptr, np.int64), np.array(idx, np.int64), np.array(w, np.int64))
 
 
 def _best_response(fam, f_items, weights):
@@ -166,16 +278,29 @@ def _integer_weights(fam, y):
     return weights, Fraction(1, den)
 
 
-def best_response_value(n, k, y):
+def best_response_value(n, k, y, *, reachable=None):
     """Exact max over strategy pairs of sum_l y_l c_l(f, g) (``y``: {overlap: weight >= 0}).
 
+    ``reachable``: a value some pair is known to reach (speeds the search; a wrong one
+    makes the result wrong only if it is larger than the true maximum, which raises).
     Returns (value as a Fraction, f, g) with f, g the maximising pair as item lists."""
     fam = _Family(n, k)
     for ell, v in y.items():
         if not (isinstance(ell, int) and 0 <= ell <= k) or Fraction(v) < 0:
             raise ValueError(f"dual weight {v!r} at overlap {ell!r}: need 0 <= l <= k, y >= 0")
     weights, unit = _integer_weights(fam, {e: v for e, v in y.items() if fam.pairs.get(e)})
-    value, choice = _price(fam.items, fam.overlap, weights, n)
+    start = -1
+    if reachable is not None:
+        start = int(Fraction(reachable) / unit) - 1  # floor, then one below
+    value, choice, nodes, finished = _price_bnb(
+        fam.items, *_neighbours(fam, weights), n, MAX_NODES, max(start, -1)
+    )
+    if not finished:
+        raise RuntimeError(
+            f"pricing for (n, k) = ({n}, {k}) stopped after {nodes:,} branch-and-bound nodes"
+        )
+    if value <= start:
+        raise RuntimeError(f"no strategy pair reaches the claimed value {reachable}")
     f_items = [fam.sets[s][c] for s, c in enumerate(choice)]
     g_items = _best_response(fam, f_items, weights)
     return Fraction(int(value)) * unit, f_items, g_items
@@ -188,23 +313,27 @@ def _rationalise(values, limit=10**6):
 
 
 def solve_family(n, k, overlaps=None, *, max_rounds=200):
-    """Column generation for the symmetrised LP over ``overlaps`` (default: all in 1..k-1).
+    """Column generation for the symmetrised LP over ``overlaps`` (default: every overlap
+    two distinct k-sets can have, max(1, 2k - n)..k-1).
 
     Returns a dict with the exact lower and upper bounds on the best factor t (collision
     >= t * J_l at every listed overlap), the optimum's profile and the columns used."""
     from scipy.optimize import linprog
 
     fam = _Family(n, k)
-    overlaps = list(range(1, k)) if overlaps is None else sorted(set(overlaps))
+    low = max(1, 2 * k - n)  # two k-subsets of [n] share at least 2k - n items
+    overlaps = list(range(low, k)) if overlaps is None else sorted(set(overlaps))
     for ell in overlaps:
-        if not (isinstance(ell, int) and 1 <= ell <= k - 1):
+        if not (isinstance(ell, int) and low <= ell <= k - 1):
             raise ValueError(
-                f"overlap must be an integer in [1, k - 1] = [1, {k - 1}], got {ell!r}"
+                f"overlap must be an integer in [{low}, {k - 1}] for (n, k) = ({n}, {k}), "
+                f"got {ell!r}"
             )
     J = {ell: jaccard_bound(n, k, ell) for ell in overlaps}
     minhash = [min(S) for S in fam.sets]
     columns = [_profile(fam, minhash, minhash)]
     strategies = [(minhash, minhash)]
+    priced = {}
     for _ in range(max_rounds):
         # variables: x_1..x_C, t.  max t  <=>  min -t
         c_obj = np.zeros(len(columns) + 1)
@@ -226,7 +355,11 @@ def solve_family(n, k, overlaps=None, *, max_rounds=200):
             raise RuntimeError(f"HiGHS failed on (n, k) = ({n}, {k}): {res.message}")
         y = {ell: -res.ineqlin.marginals[i] for i, ell in enumerate(overlaps)}
         y_exact = dict(zip(overlaps, _rationalise([y[ell] for ell in overlaps])))
-        value, f_items, g_items = best_response_value(n, k, y_exact)
+        key = tuple(y_exact[ell] for ell in overlaps)
+        if key not in priced:  # the same duals price to the same maximum
+            known = max(sum(y_exact[ell] * col[ell] for ell in overlaps) for col in columns)
+            priced[key] = best_response_value(n, k, y_exact, reachable=known)
+        value, f_items, g_items = priced[key]
         denom = sum(y_exact[ell] * J[ell] for ell in overlaps)
         upper = value / denom
         x_exact = _rationalise(res.x[:-1])
@@ -477,6 +610,16 @@ def verify_lp_optimality(
                 "nodes": r["nodes"],
             }
         )
+        exact = next((Fraction(t["optimum"]) for t in table
+                      if (t["n"], t["k"], t["overlap"]) == (n, k, ell)), None)  # fmt: skip
+        if exact is not None and (r["optimum"] > exact or r["upper"] < float(exact) - 1e-9):
+            return Certificate(
+                "lp-optimality",
+                "HiGHS MILP cross-check",
+                "failed",
+                cases=cases,
+                detail={"table": table, "milp": milp, "why": "MILP and branch and bound disagree"},
+            )
         if r["closed"] and r["upper"] < float(claimed) - 1e-9:
             return Certificate(
                 "lp-optimality",
@@ -508,7 +651,7 @@ def verify_lp_optimality(
                 )
     return Certificate(
         "lp-optimality",
-        "symmetrised LP (HiGHS), exact primal/dual by integer pricing over all strategies",
+        "symmetrised LP (HiGHS), exact primal/dual, integer branch-and-bound pricing",
         "proved" if all_closed else "verified",
         cases=cases,
         detail={

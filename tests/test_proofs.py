@@ -130,8 +130,8 @@ def test_lp_optimality_refutes_one_minus_d():
 
 
 def test_lp_bad_input():
-    with pytest.raises(ValueError, match="strategies"):
-        solve_family(6, 3)
+    with pytest.raises(ValueError, match="sets"):
+        solve_family(9, 4)
     with pytest.raises(ValueError, match="2 <= k < n"):
         solve_family(3, 3)
     with pytest.raises(ValueError, match="overlap"):
@@ -185,3 +185,32 @@ def test_claim_figures_are_written(tmp_path):
     assert {"lp_optimum.png", "lp_optimum.pdf", "lp_optimum.csv", "lp_optimum.md",
             "communication_tradeoff.png", "communication_tradeoff.pdf"} <= paths  # fmt: skip
     assert "| 4 | 2 | 1" in (tmp_path / "lp_optimum.md").read_text()
+
+
+def test_branch_and_bound_pricing_equals_full_enumeration():
+    """The pruned search and the plain enumeration of every strategy agree on random weights."""
+    import numpy as np
+
+    from proofs.lp_optimality import (
+        _best_response,
+        _Family,
+        _neighbours,
+        _price_bnb,
+        _price_enumerate,
+    )
+
+    rng = np.random.default_rng(0)
+    for n, k in ((4, 2), (5, 2), (5, 3), (6, 2), (6, 5)):
+        fam = _Family(n, k)
+        for _ in range(3):
+            weights = rng.integers(0, 7, size=k + 1).astype(np.int64)
+            weights[k] = 0
+            value, choice, _, finished = _price_bnb(fam.items, *_neighbours(fam, weights), n,
+                                                    10**9, -1)  # fmt: skip
+            assert finished
+            assert value == _price_enumerate(fam.items, fam.overlap, weights, n)[0]
+            f = [fam.sets[s][c] for s, c in enumerate(choice)]  # the maximiser attains it
+            g = _best_response(fam, f, weights)
+            m = len(fam.sets)
+            assert value == sum(weights[fam.overlap[s, t]] for s in range(m) for t in range(m)
+                                if f[s] == g[t])  # fmt: skip
