@@ -109,7 +109,8 @@ def _price_enumerate(items, overlap, weights, n):
 
     f runs over every choice of one item per set (mixed radix) with the first set's choice
     fixed to its first item: a permutation fixing that set maps any f to one such, and the
-    objective depends on overlaps only. Returns the value and the maximising choice vector."""
+    objective depends on overlaps only. Returns the value and the maximising choice vector.
+    Kept as the tests' reference for :func:`_price_bnb` (k^(C(n,k)-1) strategies)."""
     m, k = items.shape
     choice = np.zeros(m, np.int64)
     best = np.int64(-1)
