@@ -56,9 +56,10 @@ def progress_bar(total, desc, *, enabled=True, unit="trials"):
         yield bar.update
 
 
-def _csv(rows):
+def csv_text(rows):
+    """Rows (dicts) as CSV text; the columns are every key, in order of first appearance."""
     buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=list(rows[0]))
+    writer = csv.DictWriter(buf, fieldnames=list(dict.fromkeys(k for r in rows for k in r)))
     writer.writeheader()
     writer.writerows(rows)
     return buf.getvalue()
@@ -82,6 +83,6 @@ def write_table(rows, stem, title):
     """``stem``.csv and ``stem``.md (a titled Markdown table), atomically; returns the paths."""
     stem = Path(stem)
     paths = [stem.with_suffix(".csv"), stem.with_suffix(".md")]
-    atomic_write_text(paths[0], _csv(rows))
+    atomic_write_text(paths[0], csv_text(rows))
     atomic_write_text(paths[1], _markdown(rows, title))
     return paths

@@ -38,6 +38,7 @@ def lm_benchmarks(*, target="smollm2", positions=16, repeats=5, seed=0):
 
     from paper_repro.lm import CachedLM
     from paper_repro.model import load_model
+    from paper_repro.sampling import SamplingConfig
     from simulate import gumbel_sample, wmh_sample
 
     loaded = load_model(target)  # in a fresh process this pays transformers' lazy imports
@@ -50,8 +51,7 @@ def lm_benchmarks(*, target="smollm2", positions=16, repeats=5, seed=0):
         t0 = time.perf_counter()
         row = lm.logits(context, 1)[0]
         steps.append(time.perf_counter() - t0)
-        p = np.exp(row - row.max())
-        dists.append(p / p.sum())
+        dists.append(SamplingConfig().probs(row))  # temperature 1, as the decoders
         context = [*context, int(np.argmax(row))]
     step_ms = 1e3 * float(np.median(steps[1:]))
     drafts = [int(np.argmax(dists[-1]))] * VERIFY_DRAFTS

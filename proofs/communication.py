@@ -18,6 +18,7 @@ Certified:
 
 import numpy as np
 import sympy as sp
+from scipy.stats import chisquare
 
 from proofs._core import Certificate, grid_distributions, timed
 from simulate.communication import expected_bits, relay_exact, relay_pairs
@@ -154,8 +155,6 @@ def verify_communication(
             obs = np.append(counts[big], counts[~big].sum())
             exp = np.append(expected[big], expected[~big].sum())
             keep = exp > 0
-            from scipy.stats import chisquare
-
             pval = float(chisquare(obs[keep], exp[keep] * obs[keep].sum() / exp[keep].sum()).pvalue)
             alice_ok = True
             if n == 3:

@@ -76,6 +76,11 @@ MAX_SETS = 64  # C(n, k) above this is refused outright
 MAX_NODES = 2_000_000_000  # branch-and-bound nodes before the pricing gives up (minutes)
 
 
+def _overlap_range(n, k):
+    """The overlaps of two distinct k-subsets of [n]: at least 2k - n items, and not all k."""
+    return range(max(1, 2 * k - n), k)
+
+
 def jaccard_bound(n, k, overlap):
     """(1 - D)/(1 + D) = l / (2k - l) for two k-sets meeting in l items."""
     return Fraction(overlap, 2 * k - overlap)
@@ -322,13 +327,13 @@ def solve_family(n, k, overlaps=None, *, max_rounds=200):
     from scipy.optimize import linprog
 
     fam = _Family(n, k)
-    low = max(1, 2 * k - n)  # two k-subsets of [n] share at least 2k - n items
-    overlaps = list(range(low, k)) if overlaps is None else sorted(set(overlaps))
+    possible = _overlap_range(n, k)
+    overlaps = list(possible) if overlaps is None else sorted(set(overlaps))
     for ell in overlaps:
-        if not (isinstance(ell, int) and low <= ell <= k - 1):
+        if not (isinstance(ell, int) and ell in possible):
             raise ValueError(
-                f"overlap must be an integer in [{low}, {k - 1}] for (n, k) = ({n}, {k}), "
-                f"got {ell!r}"
+                f"overlap must be an integer in [{possible.start}, {k - 1}] for "
+                f"(n, k) = ({n}, {k}), got {ell!r}"
             )
     J = {ell: jaccard_bound(n, k, ell) for ell in overlaps}
     minhash = [min(S) for S in fam.sets]
@@ -406,11 +411,10 @@ def milp_optimum(n, k, overlap, *, time_limit=60.0):
     from scipy.optimize import Bounds, LinearConstraint, milp
     from scipy.sparse import lil_matrix
 
-    if not (isinstance(n, int) and isinstance(k, int) and 2 <= k < n):
-        raise ValueError(f"need integers 2 <= k < n, got n={n!r}, k={k!r}")
-    if not (isinstance(overlap, int) and max(1, 2 * k - n) <= overlap <= k - 1):
+    fam = _Family(n, k)
+    if not (isinstance(overlap, int) and overlap in _overlap_range(n, k)):
         raise ValueError(f"overlap {overlap!r} impossible or trivial for (n, k) = ({n}, {k})")
-    sets = list(combinations(range(n), k))
+    sets = fam.sets
     m = len(sets)
     var_f = {(s, i): s * k + j for s, S in enumerate(sets) for j, i in enumerate(S)}
     var_g = {(s, i): m * k + v for (s, i), v in var_f.items()}
@@ -418,12 +422,9 @@ def milp_optimum(n, k, overlap, *, time_limit=60.0):
         (s, t, c)
         for s in range(m)
         for t in range(m)
-        if len(set(sets[s]) & set(sets[t])) == overlap
+        if fam.overlap[s, t] == overlap
         for c in sorted(set(sets[s]) & set(sets[t]))
     ]
-    pairs = sum(
-        1 for s in range(m) for t in range(m) if len(set(sets[s]) & set(sets[t])) == overlap
-    )
     nv = 2 * m * k + len(zs)
     a = lil_matrix((2 * m + 2 * len(zs), nv))
     lo, hi = [], []
@@ -459,17 +460,13 @@ def milp_optimum(n, k, overlap, *, time_limit=60.0):
         raise RuntimeError(f"HiGHS found no solution for ({n}, {k}, {overlap}): {res.message}")
     f = [max(S, key=lambda i, s=s: res.x[var_f[(s, i)]]) for s, S in enumerate(sets)]
     g = [max(S, key=lambda i, s=s: res.x[var_g[(s, i)]]) for s, S in enumerate(sets)]
-    count = sum(
-        1
-        for s in range(m)
-        for t in range(m)
-        if len(set(sets[s]) & set(sets[t])) == overlap and f[s] == g[t]
-    )
+    optimum = _profile(fam, f, g)[overlap]  # recounted exactly
+    pairs = fam.pairs[overlap]
     upper = -float(getattr(res, "mip_dual_bound", res.fun))
     return {
-        "optimum": Fraction(count, pairs),
+        "optimum": optimum,
         "upper": upper / pairs,
-        "closed": upper < count + 1 - 1e-6,
+        "closed": upper < optimum * pairs + 1 - 1e-6,
         "seconds": seconds,
         "nodes": int(getattr(res, "mip_node_count", 0) or 0),
     }
@@ -548,7 +545,7 @@ def verify_lp_optimality(
     cases = 0
     all_closed = True
     for n, k in instances:
-        for ell in range(max(1, 2 * k - n), k):
+        for ell in _overlap_range(n, k):
             sol = solve_family(n, k, [ell])
             opt = sol["profile"][ell]
             claimed = Fraction(bound(n, k, ell))
@@ -580,7 +577,7 @@ def verify_lp_optimality(
                 )
     joint = []  # every overlap at once: the largest t with collision >= t J_l for all l
     for n, k in instances:
-        if k - max(1, 2 * k - n) >= 2:  # at least two overlaps
+        if len(_overlap_range(n, k)) >= 2:
             sol = solve_family(n, k)
             joint.append(
                 {
@@ -632,7 +629,7 @@ def verify_lp_optimality(
             )
     checks = []
     for n, k in cross_check:
-        for ell in range(max(1, 2 * k - n), k):
+        for ell in _overlap_range(n, k):
             full = unsymmetrised_lp(n, k, ell)
             sym = float(solve_family(n, k, [ell])["profile"][ell])
             checks.append(

@@ -150,17 +150,21 @@ def wmh_records_race(p, q, warm, st_time, st_height, wbuf):
     return a, b
 
 
+@njit(cache=True, inline="always", error_model="numpy")
+def dart_at(st_item, st_height, k, n):
+    """Dart k of the literal stream: (column, height). The column is floor(u * n) (clamped),
+    uniform up to a relative bias of n * 2**-53."""
+    return min(np.int64(uniform_at(st_item, k) * n), n - 1), uniform_at(st_height, k)
+
+
 @njit(cache=True, error_model="numpy")
 def wmh_darts(p, st_item, st_height):
-    """Literal dart throwing: the column of the first dart k with height_k <= p[column_k].
-
-    The column is floor(u * n) (clamped), uniform up to a relative bias of n * 2**-53.
-    """
+    """Literal dart throwing: the column of the first dart k with height_k <= p[column_k]."""
     n = p.shape[0]
     k = 0
     while True:
-        i = min(np.int64(uniform_at(st_item, k) * n), n - 1)
-        if uniform_at(st_height, k) <= p[i]:
+        i, h = dart_at(st_item, st_height, k, n)
+        if h <= p[i]:
             return i
         k += 1
 

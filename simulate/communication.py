@@ -41,7 +41,8 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
-from simulate._hash import stream_state, uniform_at
+from simulate._hash import stream_state
+from simulate._kernels import dart_at
 from simulate._validate import as_count, as_distribution, as_key_array, as_pair, as_seed
 from simulate.randomness import domain_tag
 
@@ -95,12 +96,6 @@ def _rice_decode(bits, r):
     return gaps
 
 
-@njit(cache=True, inline="always", error_model="numpy")
-def _dart(st_item, st_height, j, n):
-    i = min(np.int64(uniform_at(st_item, j) * n), n - 1)
-    return i, uniform_at(st_height, j)
-
-
 @njit(cache=True, error_model="numpy")
 def _alice(p, st_item, st_height, count, positions):
     """Positions of the first ``count`` P-darts; returns Alice's item."""
@@ -109,7 +104,7 @@ def _alice(p, st_item, st_height, count, positions):
     found = 0
     a = -1
     while found < count:
-        i, h = _dart(st_item, st_height, j, n)
+        i, h = dart_at(st_item, st_height, j, n)
         if h <= p[i]:
             positions[found] = j
             if found == 0:
@@ -124,7 +119,7 @@ def _bob(q, st_item, st_height, positions):
     """Bob's item given the (sorted) positions of every P-dart up to positions[-1]."""
     n = q.shape[0]
     k = positions[0]
-    i, h = _dart(st_item, st_height, k, n)
+    i, h = dart_at(st_item, st_height, k, n)
     if h <= q[i]:
         return i
     last = positions[-1]
@@ -134,12 +129,12 @@ def _bob(q, st_item, st_height, positions):
             nxt += 1
         if positions[nxt] == j:
             continue  # a P-dart
-        i, h = _dart(st_item, st_height, j, n)
+        i, h = dart_at(st_item, st_height, j, n)
         if h <= q[i]:
             return i  # under q, not under p: the residual
     j = last + 1
     while True:  # failure: the first Q-dart after the known range
-        i, h = _dart(st_item, st_height, j, n)
+        i, h = dart_at(st_item, st_height, j, n)
         if h <= q[i]:
             return i
         j += 1

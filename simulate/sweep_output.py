@@ -1,7 +1,5 @@
 """A finished sweep as files: a CSV table, a Markdown summary, and one figure per family."""
 
-import csv
-import io
 from collections import defaultdict
 from pathlib import Path
 
@@ -36,7 +34,7 @@ def summarise(rows):
 
 def write_outputs(store, spec, out_dir):
     """Write results.csv, summary.md and summary_<family>.png/.pdf; returns the paths."""
-    from coupling._output import atomic_write_text, format_table
+    from coupling._output import atomic_write_text, csv_text, format_table
     from figures._save import save_figure
     from figures.bounds import sweep_summary_figure
 
@@ -45,13 +43,8 @@ def write_outputs(store, spec, out_dir):
     paths = []
     if not rows:
         return paths
-    fieldnames = list(dict.fromkeys(k for r in rows for k in r))
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=fieldnames)
-    writer.writeheader()
-    writer.writerows(rows)
     path = out_dir / "results.csv"
-    atomic_write_text(path, buf.getvalue())
+    atomic_write_text(path, csv_text(rows))
     paths.append(path)
     summary = summarise(rows)
     headers = list(summary[0])
