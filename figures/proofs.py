@@ -2,12 +2,9 @@
 (claim 6). Data in (the certificates' tables), a matplotlib Figure out."""
 
 import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
 
-from figures.bounds import add_reference_curves
+from figures.bounds import add_reference_curves, subplots
 
 __all__ = ["communication_tradeoff_figure", "lp_optimum_figure"]
 
@@ -18,10 +15,10 @@ def lp_optimum_figure(table):
 
     ``table``: rows with keys n, k, overlap, optimum_float, gap (the lp-optimality table).
     """
-    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.5))
+    fig, (left, right) = subplots(1, 2, figsize=(11, 4.5))
     add_reference_curves(left)
     sizes = sorted({r["n"] for r in table})
-    cmap = plt.get_cmap("viridis", max(len(sizes), 2))
+    cmap = matplotlib.colormaps["viridis"].resampled(max(len(sizes), 2))
     for idx, n in enumerate(sizes):
         rows = [r for r in table if r["n"] == n]
         d = [1 - r["overlap"] / r["k"] for r in rows]
@@ -65,8 +62,8 @@ def communication_tradeoff_figure(curves):
 
     ``curves``: dicts with keys family, D, bits (list), collision (list), bob_tv (list),
     gumbel (the 0-bit collision) and worst (list, the worst-case error at each point)."""
-    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.5))
-    colors = plt.get_cmap("tab10")
+    fig, (left, right) = subplots(1, 2, figsize=(11, 4.5))
+    colors = matplotlib.colormaps["tab10"]
     for idx, c in enumerate(curves):
         color = colors(idx % 10)
         bits = [0.0, *c["bits"]]

@@ -221,10 +221,3 @@ def build_alias(w, prob, alias):
         s = small[k]
         prob[s] = 1.0 if w[s] > 0 else 0.0
         alias[s] = s if w[s] > 0 else heaviest
-
-
-@njit(cache=True, inline="always", error_model="numpy")
-def alias_draw(prob, alias, u_column, u_coin):
-    n = prob.shape[0]
-    i = min(np.int64(u_column * n), n - 1)
-    return i if u_coin < prob[i] else alias[i]

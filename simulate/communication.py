@@ -43,8 +43,8 @@ from numba import njit
 
 from simulate._hash import stream_state
 from simulate._kernels import dart_at
-from simulate._validate import as_count, as_distribution, as_key_array, as_pair, as_seed
 from simulate.randomness import domain_tag
+from simulate.validation import as_count, as_distribution, as_key_array, as_pair, as_seed
 
 __all__ = [
     "Message",

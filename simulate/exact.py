@@ -14,7 +14,7 @@ With :math:`m_i = \min(p_i, q_i)`, :math:`M_i = \max(p_i, q_i)` and
 
 import numpy as np
 
-from simulate._validate import as_choice, as_pair
+from simulate.validation import as_choice, as_pair
 
 __all__ = [
     "PROTOCOLS",
@@ -29,7 +29,8 @@ __all__ = [
     "worst_case_bound",
 ]
 
-PROTOCOLS = ("gumbel", "wmh", "optimal", "independent")
+#: Every protocol by name; "wmh-darts" (literal dart throwing) has the law of "wmh" (records).
+PROTOCOLS = ("gumbel", "wmh", "wmh-darts", "optimal", "independent")
 
 
 def tv_distance(p, q, *, normalize=False):
@@ -149,7 +150,7 @@ def collision_probability(p, q, protocol, *, normalize=False):
     p, q = as_pair(p, q, normalize=normalize)
     if protocol == "gumbel":
         return _gumbel(p, q)
-    if protocol == "wmh":
+    if protocol in ("wmh", "wmh-darts"):
         return _wmh(p, q)
     if protocol == "optimal":
         return 1.0 - _tv(p, q)

@@ -8,7 +8,7 @@ import pytest
 from scipy import stats
 
 from proofs.communication import relay_law_dp
-from simulate import wmh_sample
+from simulate import wmh_darts_sample
 from simulate.communication import (
     Message,
     alice_message,
@@ -28,7 +28,7 @@ def test_alice_is_literal_wmh_and_bob_agrees_with_the_batch_kernel():
         a_batch, b_batch, bits = relay_pairs(P, Q, seed=5, key=np.arange(60), extra=extra)
         for k in keys:
             a, msg = alice_message(P, seed=5, key=k, extra=extra)
-            assert a == wmh_sample(P, seed=5, key=k, method="darts")  # same public darts
+            assert a == wmh_darts_sample(P, seed=5, key=k)  # same public darts
             assert a == a_batch[k]
             assert len(msg.bits) == bits[k]
             assert bob_decode(Q, msg, seed=5, key=k) == b_batch[k]
