@@ -1,68 +1,126 @@
-"""``coupling``: one command, one subcommand per job."""
+"""``coupling``: one command, one subcommand per job.
+
+Every command checks what it was given before it works: a mistake (a bad flag value, an
+unreadable input file, an output directory it cannot write to) ends it with one line,
+``coupling <command>: error: <what is wrong>``, and exit status 2; Ctrl-C ends it with status
+130. Any other exception is a bug and shows its traceback.
+"""
 
 import argparse
 import math
+import os
 import sys
 import time
 from pathlib import Path
 
-from coupling._output import print_json, progress_bar
+from coupling._output import CommandError, print_json, progress_bar, user_input
 from coupling.cli_lm import add_parsers
 from outputs import format_table
 
 # Work (trials, or trials x items for the faithful engine) that takes a few seconds here.
 _PROGRESS_WORK = {"fast": 20_000_000, "faithful": 2_000_000_000}
+_SEED_MAX = 2**64 - 1
+
+
+def _number(text):
+    try:
+        return int(text)
+    except ValueError:
+        return float(text)
 
 
 def _family_params(items):
     params = {}
     for item in items or ():
         key, sep, value = item.partition("=")
-        if not sep:
-            raise ValueError(f"--param expects KEY=VALUE, got {item!r}")
+        if not sep or not key:
+            raise CommandError(f"--param expects KEY=VALUE, got {item!r}")
         try:
-            params[key] = int(value)
+            params[key] = _number(value)
         except ValueError:
-            try:
-                params[key] = float(value)
-            except ValueError:
-                raise ValueError(f"--param {key}: {value!r} is not a number") from None
+            raise CommandError(f"--param {key}: {value!r} is not a number") from None
     return params
+
+
+def _split(text):
+    return tuple(s.strip() for s in text.split(",") if s.strip())
+
+
+def _names(text, flag, allowed):
+    """Comma-separated names, at least one, each in ``allowed``."""
+    names = _split(text)
+    if not names:
+        raise CommandError(f"{flag} is empty; name at least one of {', '.join(allowed)}")
+    for name in names:
+        if name not in allowed:
+            what = flag.removeprefix("--").removesuffix("s")
+            raise CommandError(f"unknown {what} {name!r}; choose from {', '.join(allowed)}")
+    return names
+
+
+def _threads(value):
+    import numba
+
+    from simulate.validation import as_count
+
+    with user_input():
+        return as_count(value, "--threads", minimum=0, maximum=numba.config.NUMBA_NUM_THREADS)
+
+
+def _out_dir(text):
+    """``--out`` as a directory this process can write in (created if missing), checked before
+    any work, so a long run never fails at its end for want of a place to write."""
+    out = Path(text)
+    if out.exists() and not out.is_dir():
+        raise CommandError(f"--out {out} exists and is not a directory")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / f".coupling-write-test-{os.getpid()}"
+        probe.touch()
+        probe.unlink()
+    except OSError as exc:
+        raise CommandError(f"--out {out} is not writable: {exc.strerror or exc}") from None
+    return out
 
 
 def _cmd_simulate(args):
     import numba
 
     from simulate import estimate, exact
-    from simulate.families import from_npz, make_pair
-    from simulate.montecarlo import ENGINES
+    from simulate.families import check_params, from_npz, make_pair
+    from simulate.montecarlo import ENGINES, KEY_SPACE, run_memory, z_score
+    from simulate.validation import as_choice, as_count, check_memory
 
-    if args.threads:
-        numba.set_num_threads(args.threads)
-    protocols = [s.strip() for s in args.protocols.split(",") if s.strip()]
-    for proto in protocols:
-        if proto not in exact.PROTOCOLS:
-            raise ValueError(
-                f"unknown protocol {proto!r}; choose from {', '.join(exact.PROTOCOLS)}"
-            )
-    if args.engine not in ENGINES:
-        raise ValueError(f"unknown engine {args.engine!r}; choose from {', '.join(ENGINES)}")
-    if args.npz:
-        pair = from_npz(args.npz)
-    else:
-        pair = make_pair(args.family, args.n, seed=args.seed, **_family_params(args.param))
+    protocols = _names(args.protocols, "--protocols", exact.PROTOCOLS)
+    threads = _threads(args.threads)
+    if args.normalize and not args.npz:
+        raise CommandError("--normalize rescales the arrays of --npz; families are normalised")
+    with user_input():
+        as_choice(args.engine, "engine", ENGINES)
+        trials = as_count(args.trials, "--trials", maximum=KEY_SPACE)
+        seed = as_count(args.seed, "--seed", minimum=0, maximum=_SEED_MAX)
+        if args.npz:
+            pair = from_npz(args.npz, normalize=args.normalize)
+            n = pair.p.size
+        else:
+            params = _family_params(args.param)
+            n = check_params(args.family, args.n, **params)["n"]
+        check_memory(run_memory(n), f"a run on n = {n:,} items")
+    if not args.npz:
+        pair = make_pair(args.family, n, seed=seed, **params)
+    if threads:
+        numba.set_num_threads(threads)
     p, q, D = pair.p, pair.q, pair.D
     results = []
-    work = args.trials * (p.size if args.engine == "faithful" else 1)
+    work = trials * (p.size if args.engine == "faithful" else 1)
     show = not args.json and work >= _PROGRESS_WORK[args.engine]
     for proto in protocols:
         value = exact.collision_probability(p, q, proto)
         t0 = time.perf_counter()
-        with progress_bar(args.trials, proto, enabled=show) as update:
-            mc = estimate(
-                p, q, proto, args.trials, seed=args.seed, engine=args.engine, progress=update
-            )
-        results.append((proto, value, mc, time.perf_counter() - t0))
+        with progress_bar(trials, proto, enabled=show) as update:
+            mc = estimate(p, q, proto, trials, seed=seed, engine=args.engine, progress=update)
+        z = z_score(mc.value, value, mc.trials)
+        results.append((proto, value, mc, z, time.perf_counter() - t0))
     bounds = {
         "1 - D (optimal)": 1 - D,
         "gumbel lower bound": exact.gumbel_lower_bound(p, q),
@@ -77,7 +135,7 @@ def _cmd_simulate(args):
                 "params": pair.params,
                 "n": int(p.size),
                 "D": D,
-                "seed": args.seed,
+                "seed": seed,
                 "engine": args.engine,
                 "protocols": [
                     {
@@ -87,32 +145,31 @@ def _cmd_simulate(args):
                         "stderr": mc.stderr,
                         "ci95": [mc.ci_low, mc.ci_high],
                         "trials": mc.trials,
-                        "z": (mc.value - value) / mc.stderr if mc.stderr > 0 else 0.0,
+                        "z": z,
                         "seconds": secs,
                     }
-                    for proto, value, mc, secs in results
+                    for proto, value, mc, z, secs in results
                 ],
                 "bounds": bounds,
             }
         )
         return 0
-    print(f"{pair.family} {pair.params}  n={p.size}  D_TV={D:.6f}  seed={args.seed}")
-    rows = []
-    for proto, value, mc, secs in results:
-        z = (mc.value - value) / mc.stderr if mc.stderr > 0 else 0.0
-        rows.append(
-            (
-                proto,
-                f"{value:.6f}",
-                f"{mc.value:.6f}",
-                f"[{mc.ci_low:.6f}, {mc.ci_high:.6f}]",
-                f"{z:+.2f}",
-                f"{mc.trials:,}",
-                f"{secs:.2f}",
-            )
+    print(f"{pair.family} {pair.params}  n={p.size}  D_TV={D:.6f}  seed={seed}")
+    rows = [
+        (
+            proto,
+            f"{value:.6f}",
+            f"{mc.value:.6f}",
+            f"[{mc.ci_low:.6f}, {mc.ci_high:.6f}]",
+            f"{z:+.2f}",
+            f"{mc.trials:,}",
+            f"{secs:.2f}",
         )
+        for proto, value, mc, z, secs in results
+    ]
     headers = ("protocol", "exact", f"MC ({args.engine})", "Wilson 95%", "z", "trials", "s")
     print(format_table(headers, rows))
+    print("z: (MC - exact) / sqrt(exact (1 - exact) / trials)")
     print()
     print(format_table(("bound", "value"), [(k, f"{v:.6f}") for k, v in bounds.items()]))
     return 0
@@ -122,19 +179,31 @@ def _cmd_bench(args):
     import numba
 
     from simulate.bench import run_benchmarks
+    from simulate.validation import as_count
 
+    with user_input():
+        for flag, value in (("--n", args.n), ("--faithful-trials", args.faithful_trials),
+                            ("--fast-trials", args.fast_trials)):  # fmt: skip
+            as_count(value, flag)
     if args.lm:
         import torch
 
         from paper_repro.bench import lm_benchmarks
 
+        target = args.target
+        if not target.strip() or ((os.sep in target or target.startswith(".")) and
+                                   not Path(target).exists()):  # fmt: skip
+            raise CommandError(f"--target {target!r}: no such model directory")
+        if args.threads < 0:
+            raise CommandError(f"--threads must be >= 0, got {args.threads}")
         if args.threads:
             torch.set_num_threads(args.threads)
-        print(f"measuring {args.target} on {torch.get_num_threads()} threads...", file=sys.stderr)
-        rows = lm_benchmarks(target=args.target)
+        print(f"measuring {target} on {torch.get_num_threads()} threads...", file=sys.stderr)
+        rows = lm_benchmarks(target=target)
     else:
-        if args.threads:
-            numba.set_num_threads(args.threads)
+        threads = _threads(args.threads)
+        if threads:
+            numba.set_num_threads(threads)
         print(
             f"measuring on {numba.get_num_threads()} threads (takes about a minute)...",
             file=sys.stderr,
@@ -158,64 +227,126 @@ def _cmd_bench(args):
     return 0
 
 
-def _split(text):
-    return tuple(s.strip() for s in text.split(",") if s.strip())
+def _int_list(text, flag):
+    try:
+        return [int(v) for v in _split(text)]
+    except ValueError:
+        raise CommandError(f"{flag} expects comma-separated ints, got {text!r}") from None
 
 
 def _sweep_spec(args):
     from simulate.sweep import SweepSpec, load_spec
 
     if args.spec:
-        return load_spec(args.spec)
+        with user_input():
+            return load_spec(args.spec)
     params = {}
     for item in args.param or ():
         key, sep, values = item.partition("=")
-        if not sep:
-            raise ValueError(f"--param expects KEY=V1,V2,..., got {item!r}")
+        if not sep or not key:
+            raise CommandError(f"--param expects KEY=V1,V2,..., got {item!r}")
         params[key] = [_family_params([f"{key}={v}"])[key] for v in values.split(",")]
     block = {
         "family": list(_split(args.family)),
-        "n": [int(v) for v in _split(args.n)],
+        "n": _int_list(args.n, "--n"),
         "params": params,
         "replicates": args.replicates,
     }
-    return SweepSpec(
-        blocks=(block,),
-        seed=args.seed,
-        trials=args.trials,
-        mc_protocols=_split(args.mc_protocols),
-        engines=_split(args.engines),
-    )
+    with user_input():
+        return SweepSpec(
+            blocks=(block,),
+            seed=args.seed,
+            trials=args.trials,
+            mc_protocols=_split(args.mc_protocols),
+            engines=_split(args.engines),
+        )
 
 
-def _cmd_sweep(args):
+def _ignore_sigint():
+    """Worker initializer: Ctrl-C is the parent's to handle (it cancels the queue and keeps
+    what finished); a worker that saw it too would die mid-batch with a traceback of its own."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _executor(args):
+    """(executor, close): local worker processes, or a dask.distributed cluster's executor."""
+    if args.scheduler:
+        try:
+            from dask.distributed import Client
+        except ImportError:
+            raise CommandError(
+                "--scheduler needs dask.distributed: pip install -e '.[cluster]'"
+            ) from None
+        try:
+            client = Client(args.scheduler, timeout=30)
+        except (OSError, TimeoutError, ValueError) as exc:
+            raise CommandError(f"cannot reach the scheduler {args.scheduler}: {exc}") from None
+        executor = client.get_executor()
+
+        def close(*, interrupted=False):
+            executor.shutdown(wait=not interrupted)
+            client.close()
+
+        return executor, close
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
+    ctx = multiprocessing.get_context("spawn")  # numba's thread pools do not survive fork
+    executor = ProcessPoolExecutor(max_workers=args.workers or None, mp_context=ctx,
+                                   initializer=_ignore_sigint)  # fmt: skip
+
+    def close(*, interrupted=False):
+        if not interrupted:
+            executor.shutdown()
+            return
+        executor.shutdown(wait=False, cancel_futures=True)
+        for child in multiprocessing.active_children():  # running batches: their rows are lost
+            child.terminate()
+
+    return executor, close
+
+
+def _cmd_sweep(args):
+    import sqlite3
+
     from reports.sweep import write_sweep_outputs
-    from simulate.sweep import expand_cells, run_sweep
+    from simulate.montecarlo import run_memory
+    from simulate.sweep import StoreMismatch, count_stored, expand_cells, run_sweep
+    from simulate.validation import as_count, check_memory
 
     spec = _sweep_spec(args)
-    total = len(expand_cells(spec))
-    out = Path(args.out)
+    with user_input():
+        batch = as_count(args.batch, "--batch")
+        workers = as_count(args.workers, "--workers", minimum=0)
+        cells = expand_cells(spec)
+        if not args.scheduler:  # a cluster's workers have memory of their own
+            largest = max(c["n"] for c in cells)
+            running = min(workers or os.cpu_count() or 1, len(cells))
+            check_memory(running * run_memory(largest),
+                         f"{running} cells of n = {largest:,} at once")  # fmt: skip
+    total = len(cells)
+    out = _out_dir(args.out)
     store = out / "sweep.sqlite"
+    executor, close = _executor(args)
     t0 = time.perf_counter()
-    if args.scheduler:
-        from dask.distributed import Client
-
-        client = Client(args.scheduler)
-        executor = client.get_executor()
-    else:
-        client = None
-        ctx = multiprocessing.get_context("spawn")  # numba's thread pools do not survive fork
-        executor = ProcessPoolExecutor(max_workers=args.workers or None, mp_context=ctx)
     try:
         with progress_bar(total, "cells", enabled=not args.json, unit="cells") as update:
-            done, total = run_sweep(spec, store, executor, batch=args.batch, progress=update)
-    finally:
-        executor.shutdown()
-        if client is not None:
-            client.close()
+            done, total = run_sweep(spec, store, executor, batch=batch, progress=update)
+    except KeyboardInterrupt:
+        close(interrupted=True)
+        print(f"coupling sweep: interrupted; {count_stored(store)}/{total} cells are stored in "
+              f"{store}; rerun the same command to resume", file=sys.stderr)  # fmt: skip
+        return 130
+    except StoreMismatch as exc:
+        close(interrupted=True)
+        raise CommandError(str(exc)) from None
+    except sqlite3.DatabaseError as exc:  # a full disk, a file that is not a store
+        close(interrupted=True)
+        raise CommandError(f"cannot write the store {store}: {exc}; the cells stored before "
+                           "are intact and a rerun resumes from them") from None  # fmt: skip
+    close()
     seconds = time.perf_counter() - t0
     paths = write_sweep_outputs(store, spec, out)
     summary = {
@@ -233,25 +364,47 @@ def _cmd_sweep(args):
     return 0
 
 
-def _cmd_search(args):
+def _npz_bytes(p, q):
+    import io
+
     import numpy as np
 
-    from figures.bounds import achievable_region_figure
-    from outputs import atomic_write_text, save_figure
-    from simulate.search import achievable_region, search
+    buf = io.BytesIO()
+    np.savez(buf, p=p, q=q)
+    return buf.getvalue()
 
-    out = Path(args.out)
-    targets = [None] if args.target_d is None else [float(v) for v in _split(args.target_d)]
+
+def _cmd_search(args):
+    from figures.bounds import achievable_region_figure
+    from outputs import atomic_write_bytes, atomic_write_text, safe_name, save_figure
+    from simulate.search import achievable_region, compile_objective, search, search_memory
+    from simulate.validation import as_count, as_real, check_memory
+
+    with user_input():
+        n = as_count(args.n, "--n")
+        maxiter = as_count(args.maxiter, "--maxiter")
+        region = as_count(args.region, "--region", minimum=0)
+        seed = as_count(args.seed, "--seed", minimum=0, maximum=_SEED_MAX)
+        compile_objective(args.objective)
+        targets = [None]
+        if args.target_d is not None:
+            try:
+                targets = [as_real(float(v), "--target-d", 0.0, 1.0) for v in _split(args.target_d)]
+            except ValueError as exc:
+                raise ValueError(f"--target-d expects distances in [0, 1]: {exc}") from None
+            if not targets:
+                raise ValueError("--target-d is empty")
+        check_memory(search_memory(n), f"a search over pairs of n = {n:,} items")
+    out = _out_dir(args.out)
+    stem = safe_name(args.objective)
     results = []
-    with progress_bar(
-        len(targets), args.objective, enabled=not args.json, unit="searches"
-    ) as update:
+    with progress_bar(len(targets), args.objective, enabled=not args.json,
+                      unit="searches") as update:  # fmt: skip
         for target in targets:
-            r = search(args.objective, args.n, seed=args.seed, D=target, maxiter=args.maxiter)
+            r = search(args.objective, n, seed=seed, D=target, maxiter=maxiter)
             results.append((target, r))
             tag = "free" if target is None else f"D{target:.3f}"
-            out.mkdir(parents=True, exist_ok=True)
-            np.savez(out / f"best_{r.objective}_{tag}.npz", p=r.p, q=r.q)
+            atomic_write_bytes(out / f"best_{stem}_{tag}.npz", _npz_bytes(r.p, r.q))
             if update:
                 update(1)
     rows = [
@@ -270,13 +423,11 @@ def _cmd_search(args):
     ]
     headers = ("objective", "target D", "D", "value", "gumbel", "wmh", "(1-D)/(1+D)",
                "O(n^2) - fast", "MC z (gumbel / wmh)")  # fmt: skip
-    atomic_write_text(out / "search.md", format_table(headers, rows, markdown=True) + "\n")
-    if args.region:
-        env = achievable_region(args.n, args.region, seed=args.seed, maxiter=args.maxiter)
+    atomic_write_text(out / f"search_{stem}.md", format_table(headers, rows, markdown=True) + "\n")
+    if region:
+        env = achievable_region(n, region, seed=seed, maxiter=maxiter)
         fig = achievable_region_figure(env)
-        save_figure(
-            fig, out / "achievable_region", {"n": args.n, "seed": args.seed, "envelope": env}
-        )
+        save_figure(fig, out / "achievable_region", {"n": n, "seed": seed, "envelope": env})
     if args.json:
         print_json([
             {"objective": r.objective, "target_D": t, "value": r.value, "values": r.values,
@@ -286,7 +437,7 @@ def _cmd_search(args):
         ])  # fmt: skip
     else:
         print(format_table(headers, rows))
-        print(f"best pairs (.npz) and search.md in {out}")
+        print(f"best pairs (best_{stem}_*.npz) and search_{stem}.md in {out}")
     return 0
 
 
@@ -294,10 +445,13 @@ def _cmd_prove(args):
     from proofs import CLAIMS
     from reports.proofs import prove
 
-    names = args.claim.split(",") if args.claim else None
+    names = None
+    if args.claim is not None:
+        names = list(_names(args.claim, "--claims", tuple(CLAIMS)))
+    out = _out_dir(args.out)
     with progress_bar(len(names or CLAIMS), "prove", enabled=not args.json,
                       unit="claims") as update:  # fmt: skip
-        certs, figures = prove(names, full=args.full, out_dir=args.out, progress=update)
+        certs, figures = prove(names, full=args.full, out_dir=out, progress=update)
     if args.json:
         print_json([c.as_dict() for c in certs])
     else:
@@ -324,6 +478,9 @@ def build_parser():
     sim.add_argument("--n", type=int, default=1000, help="number of items (default 1000)")
     sim.add_argument("--param", action="append", metavar="KEY=VALUE", help="family parameter")
     sim.add_argument("--npz", help="load p and q from an .npz file instead of a family")
+    sim.add_argument(
+        "--normalize", action="store_true", help="with --npz: rescale p and q to sum to 1"
+    )
     sim.add_argument("--trials", type=int, default=1_000_000, help="Monte Carlo trials")
     sim.add_argument("--protocols", default="gumbel,wmh,optimal,independent")
     sim.add_argument("--engine", default="fast", help="fast or faithful (default fast)")
@@ -398,6 +555,9 @@ def main(argv=None):
     args = parser.parse_args(argv)
     try:
         return args.func(args)
-    except (ValueError, TypeError, RuntimeError) as exc:
+    except CommandError as exc:
         print(f"coupling {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"coupling {args.command}: interrupted", file=sys.stderr)
+        return 130

@@ -4,7 +4,7 @@ import shlex
 import sys
 import time
 
-from coupling._output import print_json, progress_bar
+from coupling._output import CommandError, print_json, progress_bar, user_input
 from outputs import format_table
 
 __all__ = ["add_parsers"]
@@ -26,7 +26,9 @@ def _threads(n):
 def _load_target(args):
     from paper_repro.model import load_model
 
-    return load_model(args.target, dtype=args.dtype, device=args.device, notify=_notify)
+    # load_model's errors are about the model asked for (a name, a path, a dtype, a download)
+    with user_input(ValueError, TypeError, RuntimeError):
+        return load_model(args.target, dtype=args.dtype, device=args.device, notify=_notify)
 
 
 def _sampling(args):
@@ -38,15 +40,15 @@ def _sampling(args):
 
 def _check_decode_args(args):
     if not args.prompt or not args.prompt.strip():
-        raise ValueError("--prompt is empty")
+        raise CommandError("--prompt is empty")
     if args.method not in METHODS:
-        raise ValueError(f"--method must be one of {METHODS}, got {args.method!r}")
+        raise CommandError(f"--method must be one of {METHODS}, got {args.method!r}")
     if args.gamma < 1:
-        raise ValueError(f"--gamma must be >= 1, got {args.gamma}")
+        raise CommandError(f"--gamma must be >= 1, got {args.gamma}")
     if args.max_new_tokens < 1:
-        raise ValueError(f"--max-new-tokens must be >= 1, got {args.max_new_tokens}")
+        raise CommandError(f"--max-new-tokens must be >= 1, got {args.max_new_tokens}")
     if args.method != "autoregressive" and not args.drafter:
-        raise ValueError(f"--method {args.method} needs --drafter NAME (see `coupling drafters`)")
+        raise CommandError(f"--method {args.method} needs --drafter NAME (see `coupling drafters`)")
     return _sampling(args)
 
 
@@ -56,10 +58,14 @@ def _cmd_decode(args):
     from paper_repro.lm import CachedLM
     from paper_repro.model import encode_prompt
 
-    sampling = _check_decode_args(args)
+    with user_input():  # the checks above and SamplingConfig's
+        sampling = _check_decode_args(args)
     _threads(args.threads)
     loaded = _load_target(args)
-    drafter = make_drafter(args.drafter, loaded) if args.method != "autoregressive" else None
+    drafter = None
+    if args.method != "autoregressive":
+        with user_input():
+            drafter = make_drafter(args.drafter, loaded)
     prompt = encode_prompt(loaded.tokenizer, args.prompt, chat=args.chat)
     target = CachedLM(loaded.model)
     common = {"seed": args.seed, "max_new_tokens": args.max_new_tokens, "sampling": sampling}
@@ -99,9 +105,10 @@ def _cmd_distill(args):
     from paper_repro.distill import DistillConfig, train_adapters
     from paper_repro.exits import ADAPTER_DIR
 
-    depths = tuple(int(d) for d in args.depths.split(","))
-    cfg = DistillConfig(depths=depths, steps=args.steps, batch=args.batch, seq_len=args.seq_len,
-                        lr=args.lr, seed=args.seed)  # fmt: skip
+    with user_input():
+        depths = tuple(int(d) for d in args.depths.split(","))
+        cfg = DistillConfig(depths=depths, steps=args.steps, batch=args.batch,
+                            seq_len=args.seq_len, lr=args.lr, seed=args.seed)  # fmt: skip
     _threads(args.threads)
     loaded = _load_target(args)
     command = "coupling distill " + " ".join(shlex.quote(a) for a in sys.argv[2:])
@@ -129,8 +136,9 @@ def run_experiments(args, names):
     from paper_repro import experiments as ex
     from reports.repro import run_repro
 
-    cfg = ex.ReproConfig(seed=args.seed, tokens=args.tokens, mc_trials=args.mc_trials,
-                         sd_seeds=tuple(range(args.sd_seeds)))  # fmt: skip
+    with user_input():
+        cfg = ex.ReproConfig(seed=args.seed, tokens=args.tokens, mc_trials=args.mc_trials,
+                             sd_seeds=tuple(range(args.sd_seeds)))  # fmt: skip
     _threads(args.threads)
     loaded = _load_target(args)
 

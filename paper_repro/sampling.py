@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from simulate.validation import as_count, as_real
+
 __all__ = ["SamplingConfig"]
 
 
@@ -33,18 +35,12 @@ class SamplingConfig:
     greedy: bool = False
 
     def __post_init__(self):
-        t = self.temperature
-        if isinstance(t, bool) or not isinstance(t, (int, float)) or not np.isfinite(t) or t <= 0:
-            raise ValueError(
-                f"temperature must be a finite number > 0, got {t!r}; "
-                "use greedy decoding (--greedy) for the argmax"
-            )
-        if isinstance(self.top_k, bool) or not isinstance(self.top_k, (int, np.integer)):
-            raise TypeError(f"top_k must be an int, got {self.top_k!r}")
-        if self.top_k < 0:
-            raise ValueError(f"top_k must be >= 0 (0 keeps all tokens), got {self.top_k}")
-        if not (isinstance(self.top_p, (int, float)) and 0 < self.top_p <= 1):
-            raise ValueError(f"top_p must lie in (0, 1], got {self.top_p!r}")
+        try:
+            as_real(self.temperature, "temperature", 0.0, open_low=True)
+        except (ValueError, TypeError) as exc:
+            raise type(exc)(f"{exc}; use greedy decoding (--greedy) for the argmax") from None
+        as_count(self.top_k, "top_k", minimum=0)  # 0 keeps every token
+        as_real(self.top_p, "top_p", 0.0, 1.0, open_low=True)
 
     def probs(self, logits):
         """The float64 distribution for one vector of logits, shape (V,)."""

@@ -10,7 +10,11 @@ __all__ = ["write_sweep_outputs"]
 
 
 def write_sweep_outputs(store, spec, out_dir):
-    """Write results.csv, summary.md and summary_<family>.png/.pdf; returns the paths."""
+    """Write results.csv, summary.md and summary_<family>.png/.pdf/.json; returns the paths.
+
+    A summary figure of a family the store does not hold is removed, so no stale figure is
+    left beside the new ones.
+    """
     out_dir = Path(out_dir)
     rows = read_results(store, spec)
     paths = []
@@ -27,4 +31,7 @@ def write_sweep_outputs(store, spec, out_dir):
         paths += save_figure(
             fig, out_dir / f"summary_{family}", {"family": family, "seed": spec.seed}
         )
+    for stale in set(out_dir.glob("summary_*.*")) - set(paths):
+        if stale.suffix in (".png", ".pdf", ".json"):
+            stale.unlink()
     return paths

@@ -14,7 +14,7 @@ With :math:`m_i = \min(p_i, q_i)`, :math:`M_i = \max(p_i, q_i)` and
 
 import numpy as np
 
-from simulate.validation import as_choice, as_pair
+from simulate.validation import as_choice, as_pair, as_real
 
 __all__ = [
     "PROTOCOLS",
@@ -130,11 +130,7 @@ def gumbel_lower_bound(p, q, *, normalize=False):
 
 def worst_case_bound(D):
     """:math:`(1 - D)/(1 + D)`, the best guarantee at distance D (Bavarian et al. 2020)."""
-    if isinstance(D, (bool, np.bool_)) or not isinstance(D, (int, float, np.floating, np.integer)):
-        raise TypeError(f"D must be a real number, got {D!r}")
-    D = float(D)
-    if not 0.0 <= D <= 1.0:
-        raise ValueError(f"D must lie in [0, 1], got {D!r}")
+    D = as_real(D, "D", 0.0, 1.0)
     return (1.0 - D) / (1.0 + D)
 
 

@@ -7,28 +7,54 @@ r"""Monte Carlo estimates of Pr[a = b] with two engines that share the public ra
   time per trial after O(n) set-up (alias tables over max(p, q); a lazy exponential race for
   Gumbel, the first useful dart for WMH), with streams of its own.
 
-Both are bit-for-bit reproducible for any number of threads and any chunking.
+Both are bit-for-bit reproducible for any number of threads and any chunking. The work runs in
+pieces of about ``PIECE_SECONDS`` each, so progress is reported and Ctrl-C (KeyboardInterrupt)
+is seen between pieces however many trials are asked for.
 """
 
 import math
-from itertools import pairwise
+import time
 from typing import NamedTuple
 
+import numba
 import numpy as np
 from scipy.stats import norm
 
 from simulate import _engines
 from simulate._prepare import FAITHFUL_DOMAINS, faithful_inputs, fast_inputs
 from simulate.exact import PROTOCOLS
-from simulate.validation import as_choice, as_count, as_key_array, as_pair, as_seed
+from simulate.validation import (
+    as_choice,
+    as_count,
+    as_key_array,
+    as_pair,
+    as_real,
+    as_seed,
+)
 
-__all__ = ["ENGINES", "EstimateResult", "estimate", "sample_pairs", "wilson_interval"]
+__all__ = [
+    "ENGINES",
+    "KEY_SPACE",
+    "EstimateResult",
+    "estimate",
+    "run_memory",
+    "sample_pairs",
+    "wilson_interval",
+    "z_score",
+]
 
 ENGINES = ("fast", "faithful")
 CONFIDENCE = 0.95
 FAITHFUL_CHUNK = 16
 FAST_CHUNK = 1 << 16
-_PROGRESS_STEPS = 64
+#: Keys lie in [0, KEY_SPACE): ``estimate(..., trials, key=k)`` needs k + trials <= KEY_SPACE.
+KEY_SPACE = 2**63
+#: Target wall time of one engine call: progress and Ctrl-C are seen between calls.
+PIECE_SECONDS = 0.25
+_PIECE_GROWTH = 8  # a piece is at most this many times the one before
+#: Peak bytes per item of one run on n items: building a pair, its exact values and a Monte
+#: Carlo estimate (tracemalloc measures at most about 320; the tests check the bound).
+RUN_BYTES_PER_ITEM = 400
 
 
 class EstimateResult(NamedTuple):
@@ -64,22 +90,58 @@ def _engine_protocol(protocol, engine):
     return as_choice(protocol, "protocol", PROTOCOLS)
 
 
-def _count(protocol, engine, p, q, seed, first_key, trials):
+def run_memory(n):
+    """Bytes a run on n items needs at its peak: ``RUN_BYTES_PER_ITEM * n`` (the pair, its
+    exact values, the engines' tables), for refusing an impossible run before it starts."""
+    return RUN_BYTES_PER_ITEM * as_count(n, "n")
+
+
+def z_score(value, exact, trials):
+    """The standard score of a Monte Carlo estimate against the exact value it estimates:
+
+    .. math:: z = (\\hat p - p) / \\sqrt{p (1 - p) / T},
+
+    the binomial standard error taken at the exact value p (the null hypothesis), never at the
+    estimate: the estimate's own error is 0 when no trial or every trial collides, which would
+    hide a wrong estimate as z = 0. When p is 0 or 1 the error is 0 too, and z is 0 if the
+    estimate equals p, else an infinity of its sign. Every z in this project (the CLI, the
+    search's re-check, the language-model summaries) is this one.
+
+    Examples
+    --------
+    >>> z_score(1.0, 0.6, 3)  # three trials, all collided; the estimate's own SE is 0
+    1.4142135623730954
+    """
+    value = as_real(value, "value", 0.0, 1.0)
+    exact = as_real(exact, "exact", 0.0, 1.0)
+    trials = as_count(trials, "trials")
+    se = math.sqrt(exact * (1.0 - exact) / trials)
+    if se == 0.0:
+        return 0.0 if value == exact else math.copysign(math.inf, value - exact)
+    return (value - exact) / se
+
+
+def _counter(protocol, engine, p, q, seed):
+    """``count(first_key, trials)``: the collisions of trials with keys first_key + t."""
     if engine == "faithful":
         inp = faithful_inputs(protocol, p, q)
-        chunk = FAITHFUL_CHUNK
-        counts = np.zeros(-(-trials // chunk), np.int64)
-        _engines.faithful_counts(
-            inp.code, inp.rows, inp.warm, inp.stay, seed, inp.tags, first_key, trials, chunk, counts
-        )
-    else:
-        inp = fast_inputs(protocol, p, q)
-        chunk = FAST_CHUNK
-        counts = np.zeros(-(-trials // chunk), np.int64)
-        _engines.fast_counts(
-            inp.code, inp.table, inp.scalar, seed, inp.tag, first_key, trials, chunk, counts
-        )
-    return int(counts.sum())
+
+        def count(first_key, trials):
+            counts = np.zeros(-(-trials // FAITHFUL_CHUNK), np.int64)
+            _engines.faithful_counts(inp.code, inp.rows, inp.warm, inp.stay, seed, inp.tags,
+                                     first_key, trials, FAITHFUL_CHUNK, counts)  # fmt: skip
+            return int(counts.sum())
+
+        return count, 1
+    inp = fast_inputs(protocol, p, q)
+
+    def count(first_key, trials):
+        counts = np.zeros(-(-trials // FAST_CHUNK), np.int64)
+        _engines.fast_counts(inp.code, inp.table, inp.scalar, seed, inp.tag, first_key, trials,
+                             FAST_CHUNK, counts)  # fmt: skip
+        return int(counts.sum())
+
+    return count, FAST_CHUNK
 
 
 def estimate(p, q, protocol, trials, *, seed, engine="fast", key=0, normalize=False, progress=None):
@@ -92,14 +154,15 @@ def estimate(p, q, protocol, trials, *, seed, engine="fast", key=0, normalize=Fa
         ``"wmh"`` runs the per-column record process, ``"wmh-darts"`` the literal dart stream
         (same law; under the fast engine both draw from it by the first useful dart).
     trials : int
+        At most ``KEY_SPACE - key``, the keys the engines address.
     seed : int
     engine : {"fast", "faithful"}
     key : int
         The first key: trial t uses key ``key + t``, so disjoint ranges give independent
         estimates.
     progress : callable(int) or None
-        Called with the number of trials just finished; the work is split into pieces for it,
-        which does not change the result.
+        Called with the number of trials just finished, after each piece of about
+        ``PIECE_SECONDS``; how the work is split never changes the result.
 
     Returns
     -------
@@ -120,18 +183,26 @@ def estimate(p, q, protocol, trials, *, seed, engine="fast", key=0, normalize=Fa
     if start.ndim != 0:
         raise TypeError(f"key must be one int here (the first key), got shape {start.shape}")
     start = int(start)
-    if start + trials > 2**63:
-        raise ValueError(f"key + trials = {start + trials} exceeds 2**63")
+    if start + trials > KEY_SPACE:
+        raise ValueError(
+            f"trials must be <= 2**63 - key = {KEY_SPACE - start} (trial t uses key key + t, and "
+            f"keys lie in [0, 2**63)), got {trials}"
+        )
     if progress is not None and not callable(progress):
         raise TypeError(f"progress must be callable or None, got {progress!r}")
-    pieces = 1 if progress is None else min(trials, _PROGRESS_STEPS)
-    bounds = np.linspace(0, trials, pieces + 1).astype(np.int64)
-    hits = 0
-    for lo, hi in pairwise(bounds):
-        if hi > lo:
-            hits += _count(protocol, engine, p, q, seed, start + int(lo), int(hi - lo))
-            if progress is not None:
-                progress(int(hi - lo))
+    count, first_piece = _counter(protocol, engine, p, q, seed)
+    hits = done = 0
+    piece = min(trials, first_piece * numba.get_num_threads())
+    while done < trials:
+        piece = min(piece, trials - done)
+        t0 = time.perf_counter()
+        hits += count(start + done, piece)
+        done += piece
+        if progress is not None:
+            progress(piece)
+        # the next piece takes about PIECE_SECONDS at the rate just seen
+        seconds = max(time.perf_counter() - t0, 1e-6)
+        piece = max(1, min(_PIECE_GROWTH * piece, int(piece * PIECE_SECONDS / seconds)))
     value = hits / trials
     low, high = wilson_interval(hits, trials)
     stderr = math.sqrt(value * (1 - value) / trials)

@@ -23,14 +23,25 @@ from simulate.exact import (
     worst_case_bound,
 )
 from simulate.expression import compile_expression
-from simulate.montecarlo import estimate
+from simulate.montecarlo import estimate, run_memory, z_score
 from simulate.reference import gumbel_collision_quadratic
+from simulate.validation import as_count, as_real, check_memory
 
-__all__ = ["OBJECTIVES", "SearchResult", "achievable_region", "pair_values", "search"]
+__all__ = [
+    "OBJECTIVES",
+    "SearchResult",
+    "achievable_region",
+    "compile_objective",
+    "pair_values",
+    "search",
+    "search_memory",
+]
 
 LOGIT_BOUND = 30.0
 D_PENALTY = 1e3  # weight of (D - target)^2
 RECHECK_TRIALS = 1_000_000
+#: Copies of the differential-evolution population alive at once (tracemalloc: about 4).
+POPULATION_COPIES = 5
 
 #: name -> (expression over pair_values' names, "min" or "max")
 OBJECTIVES = {
@@ -46,6 +57,8 @@ OBJECTIVES = {
 
 
 class SearchResult(NamedTuple):
+    """The best pair a :func:`search` found, its exact values and their re-checks."""
+
     objective: str
     sense: str
     n: int
@@ -54,7 +67,7 @@ class SearchResult(NamedTuple):
     q: np.ndarray
     values: dict  #: every exact quantity at the best pair
     quadratic_gumbel: float  #: J_P by the O(n^2) formula
-    mc: dict  #: protocol -> (estimate, standard error, z against the exact value)
+    mc: dict  #: protocol -> (estimate, its standard error, montecarlo.z_score against exact)
     evaluations: int
 
 
@@ -76,7 +89,10 @@ def pair_values(p, q):
 VALUE_NAMES = ("D", "gumbel", "wmh", "optimal", "worst_case", "lower_bound", "independent")
 
 
-def _compile(objective):
+def compile_objective(objective):
+    """``(f, sense, name)`` for an objective of :func:`search`: ``f(p, q)`` its value, sense
+    ``"min"`` or ``"max"``. Raises a one-line ValueError (TypeError) for an unknown name or an
+    expression outside :mod:`simulate.expression`'s grammar, before any work."""
     if callable(objective):
         return objective, "min", getattr(objective, "__name__", "callable")
     if not isinstance(objective, str):
@@ -93,18 +109,31 @@ def _compile(objective):
     return fn, sense, name
 
 
+def search_memory(n, popsize=15):
+    """Bytes a :func:`search` over n-item pairs needs at its peak: differential evolution keeps
+    ``POPULATION_COPIES`` populations of ``popsize * 2n`` points in 2n dimensions, 8 bytes a
+    coordinate, so the need grows as n**2."""
+    n = as_count(n, "n")
+    popsize = as_count(popsize, "popsize")
+    return POPULATION_COPIES * 8 * popsize * (2 * n) ** 2 + run_memory(n)
+
+
 def search(objective, n, *, seed, D=None, maxiter=200, popsize=15, local_starts=4):
     """Search n-item pairs for the best value of ``objective``.
 
     ``objective`` is a name in ``OBJECTIVES``, an arithmetic expression over the names of
     :func:`pair_values` (see :mod:`simulate.expression` for the grammar; prefix ``max:`` to
-    maximise), or a callable ``f(p, q) -> float`` to minimise.
+    maximise), or a callable ``f(p, q) -> float`` to minimise. Every argument is checked, and
+    the memory the search needs (:func:`search_memory`) against what the machine has, before
+    any work.
     """
-    if not isinstance(n, int) or n < 1:
-        raise ValueError(f"n must be a positive int, got {n!r}")
-    if D is not None and not 0.0 <= float(D) <= 1.0:
-        raise ValueError(f"D must lie in [0, 1], got {D!r}")
-    fn, sense, name = _compile(objective)
+    n = as_count(n, "n")
+    D = None if D is None else as_real(D, "D", 0.0, 1.0)
+    maxiter = as_count(maxiter, "maxiter")
+    popsize = as_count(popsize, "popsize")
+    local_starts = as_count(local_starts, "local_starts", minimum=0)
+    fn, sense, name = compile_objective(objective)
+    check_memory(search_memory(n, popsize), f"a search over pairs of n = {n} items")
     sign = 1.0 if sense == "min" else -1.0
     count = [0]
 
@@ -116,7 +145,7 @@ def search(objective, n, *, seed, D=None, maxiter=200, popsize=15, local_starts=
         except ZeroDivisionError:  # e.g. gumbel / optimal at D = 1: undefined, never optimal
             return 1e9
         if D is not None:
-            value += D_PENALTY * (tv_distance(p, q) - float(D)) ** 2
+            value += D_PENALTY * (tv_distance(p, q) - D) ** 2
         return value if np.isfinite(value) else 1e9
 
     rng = np.random.default_rng(seed)
@@ -135,8 +164,7 @@ def search(objective, n, *, seed, D=None, maxiter=200, popsize=15, local_starts=
     mc = {}
     for proto in ("gumbel", "wmh"):
         r = estimate(p, q, proto, RECHECK_TRIALS, seed=int(rng.integers(2**63)))
-        se = max(r.stderr, 1.0 / RECHECK_TRIALS)
-        mc[proto] = (r.value, r.stderr, (r.value - values[proto]) / se)
+        mc[proto] = (r.value, r.stderr, z_score(r.value, values[proto], r.trials))
     return SearchResult(
         name,
         sense,
@@ -154,6 +182,7 @@ def search(objective, n, *, seed, D=None, maxiter=200, popsize=15, local_starts=
 def achievable_region(n, points, *, seed, protocols=("gumbel", "wmh"), maxiter=200):
     """The lowest Pr[a = b] found by :func:`search` at ``points`` distances D evenly spaced in
     [0.05, 0.95], per protocol: ``{protocol: (D reached, lowest value)}`` (lists)."""
+    points = as_count(points, "points")
     envelope = {proto: ([], []) for proto in protocols}
     for target in np.linspace(0.05, 0.95, points):
         for proto in protocols:

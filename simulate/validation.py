@@ -1,11 +1,20 @@
-"""Argument checks shared by every public function; they run before any numba code."""
+"""Argument checks shared by every public function; they run before any numba code.
 
+Each check returns the value converted (a float64 array, a Python int or float) or raises a
+one-line TypeError (wrong type: types are checked exactly, so 10.7, True or "3" is never an
+int) or ValueError (right type, wrong value) naming the argument.
+"""
+
+import math
 import numbers
+import os
 
 import numpy as np
 
-#: Largest allowed |sum(p) - 1| when ``normalize=False``.
+#: Floor of the allowed |sum(p) - 1| when ``normalize=False``; see :func:`sum_tolerance`.
 SUM_TOLERANCE = 1e-9
+#: Allowed |sum(p) - 1| per entry, in units of the input dtype's machine epsilon.
+SUM_EPS_PER_ITEM = 1.0
 _MAX_KEY = 2**63
 
 
@@ -14,7 +23,8 @@ def as_distribution(p, name="p", *, normalize=False):
 
     Raises TypeError for non-numeric input and ValueError naming the first offending entry
     for a wrong shape, an empty array, NaN/inf, a negative entry, or a sum off 1 by more
-    than ``SUM_TOLERANCE`` (unless ``normalize`` is true, which rescales instead).
+    than :func:`sum_tolerance` of its dtype and length (unless ``normalize`` is true, which
+    rescales instead).
     """
     if isinstance(p, (str, bytes)):
         raise TypeError(f"{name} must be an array of numbers, got {type(p).__name__}")
@@ -28,6 +38,7 @@ def as_distribution(p, name="p", *, normalize=False):
         raise ValueError(f"{name} must be one-dimensional, got shape {arr.shape}")
     if arr.size == 0:
         raise ValueError(f"{name} is empty: a distribution needs at least one item")
+    tolerance = sum_tolerance(arr.dtype, arr.size)
     arr = np.array(arr, dtype=np.float64, order="C", copy=True)
     bad = ~np.isfinite(arr)
     if bad.any():
@@ -42,12 +53,35 @@ def as_distribution(p, name="p", *, normalize=False):
         if not total > 0:
             raise ValueError(f"{name} sums to {total!r}; cannot normalize")
         arr /= total
-    elif abs(total - 1.0) > SUM_TOLERANCE:
+    elif abs(total - 1.0) > tolerance:
         raise ValueError(
-            f"{name} sums to {total!r}, not 1 (tolerance {SUM_TOLERANCE}); "
+            f"{name} sums to {total!r}, not 1 (tolerance {tolerance:.3g}); "
             "pass normalize=True to rescale"
         )
     return arr
+
+
+def sum_tolerance(dtype, n):
+    """The allowed :math:`|\\sum_i p_i - 1|` for ``n`` entries of ``dtype``:
+    ``max(SUM_TOLERANCE, SUM_EPS_PER_ITEM * n * eps)``, with ``eps`` the dtype's machine
+    epsilon (that of float64 for integer input, whose sum is exact).
+
+    Why n * eps: a distribution computed at that precision (a float32 softmax, say) is
+    ``w_i / s`` with each entry rounded (relative error eps/2) and the normaliser ``s`` a sum of
+    n rounded terms, off by at most (n - 1) eps/2 relatively (Higham, *Accuracy and Stability
+    of Numerical Algorithms*, 2002, eq. 4.4); together at most n eps/2 away from 1. For float64
+    and n below about 4.5 million the floor SUM_TOLERANCE = 1e-9 is the rule.
+
+    Examples
+    --------
+    >>> sum_tolerance(np.float64, 10)
+    1e-09
+    >>> float(sum_tolerance(np.float32, 50_000))  # a 50k-token float32 softmax
+    0.005960464477539062
+    """
+    dtype = np.dtype(dtype)
+    eps = np.finfo(dtype).eps if dtype.kind == "f" else np.finfo(np.float64).eps
+    return max(SUM_TOLERANCE, SUM_EPS_PER_ITEM * int(n) * float(eps))
 
 
 def as_pair(p, q, *, normalize=False):
@@ -89,17 +123,82 @@ def as_key_array(key, name="key"):
     return arr.astype(np.uint64)
 
 
-def as_count(value, name, *, minimum=1):
-    """A positive (or >= minimum) Python int, e.g. a number of trials."""
+def as_count(value, name, *, minimum=1, maximum=None):
+    """A Python int in [minimum, maximum] (positive by default), e.g. a number of trials.
+
+    Only ints are accepted (numpy integers too): 10.7, True and "3" are TypeErrors, never
+    rounded or parsed.
+    """
     if not _is_int(value):
         raise TypeError(f"{name} must be an int, got {value!r} of type {type(value).__name__}")
     value = int(value)
     if value < minimum:
         raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    if maximum is not None and value > maximum:
+        raise ValueError(f"{name} must be <= {maximum}, got {value}")
+    return value
+
+
+def as_real(value, name, low=None, high=None, *, open_low=False, open_high=False):
+    """A finite Python float in [low, high] (either end open on request, either omitted).
+
+    Ints and floats (numpy's too) are accepted; bools, strings and complex numbers are
+    TypeErrors.
+
+    Examples
+    --------
+    >>> as_real(1, "alpha", 0.0, open_low=True)
+    1.0
+    """
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {value!r} of type "
+                        f"{type(value).__name__}")  # fmt: skip
+    value = float(value)
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be finite, got {value!r}")
+    if low is not None and (value < low or (open_low and value == low)):
+        raise ValueError(f"{name} must be {'>' if open_low else '>='} {low}, got {value!r}")
+    if high is not None and (value > high or (open_high and value == high)):
+        raise ValueError(f"{name} must be {'<' if open_high else '<='} {high}, got {value!r}")
     return value
 
 
 def as_choice(value, name, choices):
-    if value not in choices:
+    """``value`` if it is one of ``choices``, else a ValueError listing them."""
+    if not isinstance(value, str) or value not in choices:
         raise ValueError(f"unknown {name} {value!r}; choose one of {', '.join(choices)}")
     return value
+
+
+def available_memory():
+    """Bytes of memory this machine can give a new allocation now: ``MemAvailable`` of
+    /proc/meminfo (Linux), else the free physical pages of ``os.sysconf``; None if unknown."""
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def _bytes_text(count):
+    for unit, size in (("TiB", 2**40), ("GiB", 2**30), ("MiB", 2**20)):
+        if count >= size:
+            return f"{count / size:,.1f} {unit}"
+    return f"{count:,} bytes"
+
+
+def check_memory(needed, what):
+    """Refuse (ValueError) a computation needing ``needed`` bytes when the machine has less
+    available (:func:`available_memory`), naming both figures; a no-op when it is unknown."""
+    have = available_memory()
+    if have is not None and needed > have:
+        raise ValueError(
+            f"{what} needs about {_bytes_text(needed)} of memory; "
+            f"this machine has {_bytes_text(have)} available"
+        )

@@ -8,7 +8,7 @@ import pytest
 
 from coupling.cli import main
 from simulate.expression import MAX_LENGTH, compile_expression
-from simulate.search import VALUE_NAMES, _compile, pair_values
+from simulate.search import VALUE_NAMES, compile_objective, pair_values
 
 ESCAPES = {
     "lambda": "(lambda n=np: n.__dict__['__builtins__']['__import__']('os').system('x'))() * 0",
@@ -97,10 +97,10 @@ def test_malformed_or_oversized_expressions_are_refused(text):
 def test_named_objectives_and_max_prefix_compile():
     p, q = np.array([0.6, 0.4]), np.array([0.3, 0.7])
     values = pair_values(p, q)
-    fn, sense, _ = _compile("max:gumbel - wmh")
+    fn, sense, _ = compile_objective("max:gumbel - wmh")
     assert sense == "max"
     assert fn(p, q) == pytest.approx(values["gumbel"] - values["wmh"])
-    fn, sense, _ = _compile("pareto-min")
+    fn, sense, _ = compile_objective("pareto-min")
     assert sense == "min"
     with pytest.raises(TypeError):
-        _compile(3)
+        compile_objective(3)

@@ -42,7 +42,7 @@ def test_user_expression_and_callable():
     [
         ("gumbel +", {}, "neither a known name"),
         ("__import__('os')", {}, "may be called"),
-        ("gumbel", {"D": 1.5}, "D must lie"),
+        ("gumbel", {"D": 1.5}, "D must be <= 1"),
     ],
 )
 def test_bad_objectives(objective, kwargs, match):
