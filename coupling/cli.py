@@ -73,12 +73,15 @@ def _out_dir(text):
     out = Path(text)
     if out.exists() and not out.is_dir():
         raise CommandError(f"--out {out} exists and is not a directory")
+    made = not out.exists()
     try:
         out.mkdir(parents=True, exist_ok=True)
         probe = out / f".coupling-write-test-{os.getpid()}"
         probe.touch()
         probe.unlink()
     except OSError as exc:
+        if made and out.is_dir():
+            out.rmdir()
         raise CommandError(f"--out {out} is not writable: {exc.strerror or exc}") from None
     return out
 
@@ -280,7 +283,7 @@ def _executor(args):
                 "--scheduler needs dask.distributed: pip install -e '.[cluster]'"
             ) from None
         try:
-            client = Client(args.scheduler, timeout=30)
+            client = Client(args.scheduler, timeout=10)
         except (OSError, TimeoutError, ValueError) as exc:
             raise CommandError(f"cannot reach the scheduler {args.scheduler}: {exc}") from None
         executor = client.get_executor()
@@ -294,6 +297,7 @@ def _executor(args):
     from concurrent.futures import ProcessPoolExecutor
 
     ctx = multiprocessing.get_context("spawn")  # numba's thread pools do not survive fork
+    before = set(multiprocessing.active_children())
     executor = ProcessPoolExecutor(max_workers=args.workers or None, mp_context=ctx,
                                    initializer=_ignore_sigint)  # fmt: skip
 
@@ -302,8 +306,8 @@ def _executor(args):
             executor.shutdown()
             return
         executor.shutdown(wait=False, cancel_futures=True)
-        for child in multiprocessing.active_children():  # running batches: their rows are lost
-            child.terminate()
+        for worker in set(multiprocessing.active_children()) - before:
+            worker.terminate()  # its running batch is lost; every finished one is stored
 
     return executor, close
 

@@ -148,7 +148,7 @@ def save_figure(fig, stem, config=None):
         fig.savefig(buf, format=ext, dpi=FIGURE_DPI, bbox_inches="tight")
         paths.append(atomic_write_bytes(stem.with_suffix(f".{ext}"), buf.getvalue()))
     if config is not None:
-        text = json.dumps(config, indent=2, sort_keys=True, default=str)
+        text = json.dumps(json.loads(json_text(config)), indent=2, sort_keys=True)
         paths.append(atomic_write_text(stem.with_suffix(".json"), text))
     return paths
 

@@ -41,7 +41,9 @@ LOGIT_BOUND = 30.0
 D_PENALTY = 1e3  # weight of (D - target)^2
 RECHECK_TRIALS = 1_000_000
 #: Copies of the differential-evolution population alive at once (tracemalloc: about 4).
-POPULATION_COPIES = 5
+POPULATION_COPIES = 6
+#: Bytes a search needs whatever n: the optimisers' workspace, the engines' first call.
+SEARCH_OVERHEAD = 32 * 2**20
 
 #: name -> (expression over pair_values' names, "min" or "max")
 OBJECTIVES = {
@@ -112,10 +114,11 @@ def compile_objective(objective):
 def search_memory(n, popsize=15):
     """Bytes a :func:`search` over n-item pairs needs at its peak: differential evolution keeps
     ``POPULATION_COPIES`` populations of ``popsize * 2n`` points in 2n dimensions, 8 bytes a
-    coordinate, so the need grows as n**2."""
+    coordinate, so the need grows as n**2; plus ``SEARCH_OVERHEAD`` and the re-check's
+    :func:`simulate.montecarlo.run_memory`."""
     n = as_count(n, "n")
     popsize = as_count(popsize, "popsize")
-    return POPULATION_COPIES * 8 * popsize * (2 * n) ** 2 + run_memory(n)
+    return POPULATION_COPIES * 8 * popsize * (2 * n) ** 2 + run_memory(n) + SEARCH_OVERHEAD
 
 
 def search(objective, n, *, seed, D=None, maxiter=200, popsize=15, local_starts=4):

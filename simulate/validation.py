@@ -24,7 +24,9 @@ def as_distribution(p, name="p", *, normalize=False):
     Raises TypeError for non-numeric input and ValueError naming the first offending entry
     for a wrong shape, an empty array, NaN/inf, a negative entry, or a sum off 1 by more
     than :func:`sum_tolerance` of its dtype and length (unless ``normalize`` is true, which
-    rescales instead).
+    rescales instead). A sum off 1 by more than ``SUM_TOLERANCE`` but within the input's own
+    rounding (a float32 softmax, say) is rescaled, so the float64 vector returned passes every
+    later check.
     """
     if isinstance(p, (str, bytes)):
         raise TypeError(f"{name} must be an array of numbers, got {type(p).__name__}")
@@ -58,6 +60,8 @@ def as_distribution(p, name="p", *, normalize=False):
             f"{name} sums to {total!r}, not 1 (tolerance {tolerance:.3g}); "
             "pass normalize=True to rescale"
         )
+    elif abs(total - 1.0) > SUM_TOLERANCE:
+        arr /= total
     return arr
 
 
@@ -187,7 +191,8 @@ def available_memory():
 
 
 def _bytes_text(count):
-    for unit, size in (("TiB", 2**40), ("GiB", 2**30), ("MiB", 2**20)):
+    for unit, size in (("EiB", 2**60), ("PiB", 2**50), ("TiB", 2**40), ("GiB", 2**30),
+                       ("MiB", 2**20)):  # fmt: skip
         if count >= size:
             return f"{count / size:,.1f} {unit}"
     return f"{count:,} bytes"

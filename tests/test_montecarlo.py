@@ -1,12 +1,20 @@
 """Monte Carlo engines: agreement with exact values and each other, and reproducibility."""
 
+import os
+import signal
+import threading
+import time
+import tracemalloc
+
 import numba
 import numpy as np
 import pytest
 from scipy import stats
 
-from simulate import collision_probability, estimate, sample_pairs, wilson_interval
+from simulate import collision_probability, estimate, montecarlo, sample_pairs, wilson_interval
+from simulate.exact import PROTOCOLS
 from simulate.families import make_pair
+from simulate.montecarlo import ENGINES, KEY_SPACE, run_memory, z_score
 
 # Estimates must lie within this many standard errors of the truth (two-sided 5.7e-7).
 Z_MAX = 5.0
@@ -120,3 +128,83 @@ def test_estimate_rejects_bad_arguments(kwargs, error, match):
     kwargs.setdefault("engine", "fast")
     with pytest.raises(error, match=match):
         estimate([0.5, 0.5], [0.5, 0.5], seed=0, **kwargs)
+
+
+def test_z_score_takes_the_error_at_the_exact_value():
+    assert z_score(0.5, 0.4, 100) == pytest.approx(0.1 / np.sqrt(0.4 * 0.6 / 100))
+    assert z_score(0.0, 0.52, 3) == pytest.approx(-0.52 / np.sqrt(0.52 * 0.48 / 3))  # own SE 0
+    assert z_score(1.0, 1.0, 10) == 0.0 and z_score(0.0, 0.0, 10) == 0.0
+    assert z_score(0.1, 0.0, 10) == np.inf and z_score(0.9, 1.0, 10) == -np.inf
+    with pytest.raises(ValueError, match=r"exact must be <= 1\.0"):
+        z_score(0.5, 1.5, 10)
+
+
+@pytest.mark.parametrize("engine", ["fast", "faithful"])
+def test_pieces_never_change_the_result(engine, monkeypatch):
+    pair = make_pair("dirichlet", 50, seed=4)
+    trials = 400_000 if engine == "fast" else 2_000
+    whole = estimate(pair.p, pair.q, "wmh", trials, seed=5, engine=engine, key=7)
+    monkeypatch.setattr(montecarlo, "PIECE_SECONDS", 5e-3)  # many small pieces
+    steps = []
+    pieces = estimate(pair.p, pair.q, "wmh", trials, seed=5, engine=engine, key=7,
+                      progress=steps.append)  # fmt: skip
+    assert pieces == whole and sum(steps) == trials and len(steps) > 10
+
+
+class _Stop(Exception):
+    pass
+
+
+def test_progress_moves_on_a_huge_run():
+    steps = []
+
+    def progress(k):
+        steps.append(k)
+        if len(steps) == 4:
+            raise _Stop
+
+    with pytest.raises(_Stop):
+        estimate([0.5, 0.5], [0.25, 0.75], "gumbel", 10**12, seed=0, progress=progress)
+    assert 0 < max(steps) < 10**10
+
+
+@pytest.mark.parametrize("trials", [10**12, 2**63 - 1])
+def test_ctrl_c_is_seen_between_pieces(trials):
+    """A SIGINT during a run of 10**12 trials (or 2**63 - 1, which returned 0.0 at once through
+    an int64 overflow) raises KeyboardInterrupt at the end of the running piece."""
+    timer = threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT))
+    t0 = time.monotonic()
+    timer.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            estimate([0.5, 0.5], [0.25, 0.75], "gumbel", trials, seed=0)
+    finally:
+        timer.cancel()
+    assert time.monotonic() - t0 < 30  # a deadline, not a speed target: pieces are short
+
+
+def test_trials_are_bounded_by_the_key_space():
+    estimate([1.0], [1.0], "optimal", 1, seed=0, key=KEY_SPACE - 1)  # the very last key
+    with pytest.raises(ValueError, match=r"trials must be <= 2\*\*63 - key = 1 "):
+        estimate([1.0], [1.0], "optimal", 2, seed=0, key=KEY_SPACE - 1)
+    with pytest.raises(ValueError, match="9223372036854775808"):
+        estimate([1.0], [1.0], "optimal", 2**63 + 1, seed=0)
+
+
+@pytest.mark.parametrize(("family", "params"), [("dirichlet", {}), ("kset", {"k": 900,
+                                                 "overlap": 100}), ("zipf", {})])  # fmt: skip
+def test_run_memory_bounds_the_peak(family, params):
+    """What a simulate run allocates (tracemalloc sees numpy's buffers) stays within
+    run_memory(n): the pair, every exact value, both engines' tables."""
+    n = 50_000
+    tracemalloc.start()
+    try:
+        pair = make_pair(family, n, seed=0, **params)
+        for protocol in PROTOCOLS:
+            collision_probability(pair.p, pair.q, protocol)
+            for engine in ENGINES:
+                estimate(pair.p, pair.q, protocol, 20, seed=0, engine=engine)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak <= run_memory(n)

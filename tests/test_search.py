@@ -1,9 +1,13 @@
 """Adversarial search: finds what theory says is there, and re-checks what it reports."""
 
+import tracemalloc
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 
-from simulate.search import OBJECTIVES, search
+import simulate.search as search_module
+from simulate.search import OBJECTIVES, search, search_memory
 
 FAST = {"maxiter": 25, "popsize": 8, "local_starts": 1}
 
@@ -53,3 +57,41 @@ def test_bad_objectives(objective, kwargs, match):
 def test_named_objectives_compile():
     for name in OBJECTIVES:
         assert search(name, 2, seed=0, maxiter=2, popsize=4, local_starts=0).objective == name
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"maxiter": 0}, ValueError, "maxiter must be >= 1"),
+        ({"popsize": 0}, ValueError, "popsize must be >= 1"),
+        ({"local_starts": -1}, ValueError, "local_starts must be >= 0"),
+        ({"D": "0.5"}, TypeError, "D must be a real number"),
+        ({"D": float("nan")}, ValueError, "D must be finite"),
+    ],
+)
+def test_bad_search_arguments(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        search("gumbel", 3, seed=0, **{**FAST, **kwargs})
+    with pytest.raises(TypeError, match="n must be an int"):
+        search("gumbel", 3.0, seed=0, **FAST)
+
+
+def test_search_memory_bounds_the_peak_and_refuses_the_impossible(monkeypatch):
+    n = 70  # a population of 15 * 140 points of 140 coordinates
+    # a cheap objective, and no local polish (slow here, small in memory): the population is
+    # what takes the memory
+    monkeypatch.setattr(search_module, "minimize", lambda f, z0, **kw: SimpleNamespace(fun=np.inf))
+    tracemalloc.start()
+    try:
+        search(lambda p, q: float(p[0] - q[0]), n, seed=0, maxiter=1, local_starts=0)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak <= search_memory(n)
+
+    def never(*args, **kwargs):
+        raise AssertionError("the search ran")
+
+    monkeypatch.setattr(search_module, "differential_evolution", never)
+    with pytest.raises(ValueError, match=r"needs about .* EiB of memory"):
+        search("gumbel", 10**8, seed=0)

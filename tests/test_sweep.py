@@ -3,18 +3,23 @@
 import contextlib
 import multiprocessing
 import os
+import re
 import signal
 import sqlite3
 import subprocess
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 
+import numba
 import pytest
 
+from reports.sweep import write_sweep_outputs
 from simulate.sweep import (
+    StoreMismatch,
     SweepSpec,
     cell_seed,
+    count_stored,
     expand_cells,
     load_spec,
     read_results,
@@ -67,7 +72,11 @@ def test_same_rows_on_threads_and_processes(tmp_path):
 
 @pytest.mark.slow
 def test_dask_local_cluster_matches_local_run(tmp_path):
-    distributed = pytest.importorskip("dask.distributed")
+    # CI installs the cluster extra: there a missing dask is a failure, not a skip
+    if os.environ.get("CI"):
+        import dask.distributed as distributed
+    else:
+        distributed = pytest.importorskip("dask.distributed")
     with ThreadPoolExecutor(1) as ex:
         run_sweep(SPEC, tmp_path / "local.sqlite", ex)
     with distributed.LocalCluster(
@@ -80,15 +89,19 @@ def test_dask_local_cluster_matches_local_run(tmp_path):
 
 def test_resume_skips_finished_cells(tmp_path):
     store = tmp_path / "s.sqlite"
-    partial = SweepSpec(blocks=SPEC.blocks[:1], seed=5, trials=5_000, engines=("fast", "faithful"))
     with ThreadPoolExecutor(1) as ex:
-        run_sweep(partial, store, ex)
+        run_sweep(SPEC, store, ex)
+    full = _rows(store)
+    with sqlite3.connect(store) as db:  # as if the first run had stopped part way
+        db.execute("DELETE FROM cells WHERE rowid % 3 = 0")
+    kept = count_stored(store)
     seen = []
     with ThreadPoolExecutor(1) as ex:
         done, total = run_sweep(SPEC, store, ex, progress=seen.append)
     assert done == total == len(expand_cells(SPEC))
-    assert seen[0] == len(expand_cells(partial))  # reported as already done, not recomputed
+    assert seen[0] == kept  # reported as already done, not recomputed
     assert sum(seen) == total
+    assert _rows(store) == full
 
 
 @pytest.mark.slow
@@ -168,3 +181,105 @@ def test_toml_spec(tmp_path):
 def test_bad_specs(kwargs, match):
     with pytest.raises(ValueError, match=match):
         expand_cells(SweepSpec(**kwargs))
+
+
+def test_resume_with_another_spec_names_what_differs(tmp_path):
+    store = tmp_path / "s.sqlite"
+    small = SweepSpec(blocks=({"family": "zipf", "n": 30},), seed=5, trials=1000)
+    with ThreadPoolExecutor(1) as ex:
+        run_sweep(small, store, ex)
+        for other, what in [
+            ({"family": "zipf", "n": 40}, "block 1 n: stored [30], given [40]"),
+            ({"family": "dirichlet", "n": 30}, "block 1 family: stored ['zipf']"),
+            ({"family": "zipf", "n": 30, "replicates": 2}, "block 1 replicates: stored 1"),
+        ]:
+            spec = SweepSpec(blocks=(other,), seed=5, trials=1000)
+            with pytest.raises(StoreMismatch, match=re.escape(what)):
+                run_sweep(spec, store, ex)
+    assert count_stored(store) == 1
+
+
+class _Inline:
+    """An executor that runs each task when it is submitted, on the calling thread."""
+
+    def submit(self, fn, *args):
+        fut = Future()
+        fut.set_result(fn(*args))
+        return fut
+
+
+def test_batches_leave_the_thread_count_alone(tmp_path, restore_threads):
+    numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
+    spec = SweepSpec(blocks=({"family": "zipf", "n": 30},), trials=1000)
+    run_sweep(spec, tmp_path / "s.sqlite", _Inline())
+    assert numba.get_num_threads() == numba.config.NUMBA_NUM_THREADS
+
+
+def test_interrupt_keeps_finished_batches_and_cancels_the_queue(tmp_path):
+    spec = SweepSpec(blocks=({"family": "zipf", "n": 30, "replicates": 30},), trials=1000)
+    store = tmp_path / "s.sqlite"
+    seen = []
+
+    def progress(k):
+        seen.append(k)
+        if len(seen) == 3:
+            raise KeyboardInterrupt
+
+    with ThreadPoolExecutor(1) as ex, pytest.raises(KeyboardInterrupt):
+        run_sweep(spec, store, ex, batch=2, progress=progress)
+    stored = count_stored(store)
+    assert 6 <= stored < 30  # three batches reported, any finished since then kept too
+    rows = read_results(store, spec)
+    assert rows == [run_cell(c, spec) for c in expand_cells(spec) if c["id"] in
+                    {r["id"] for r in rows}]  # fmt: skip
+    with ThreadPoolExecutor(1) as ex:
+        assert run_sweep(spec, store, ex) == (30, 30)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"blocks": ({"family": "zipf", "n": 10.7},)}, TypeError, "block 1: n must be an int"),
+        ({"blocks": ({"family": "zipf", "n": 10, "replicates": 2.9},)}, TypeError, "replicates"),
+        ({"blocks": ({"family": "zipf", "n": 10, "replicates": "3"},)}, TypeError, "replicates"),
+        ({"blocks": ({"family": "zipf", "n": 10, "replicates": -5},)}, ValueError, ">= 1"),
+        ({"blocks": ({"n": 10},)}, ValueError, "block 1: no 'family'"),
+        ({"blocks": ({"family": "zipf"},)}, ValueError, "block 1: no 'n'"),
+        ({"blocks": ({"family": [], "n": 10},)}, ValueError, "family is an empty list"),
+        ({"blocks": 3}, TypeError, "blocks must be a list of tables"),
+        ({"blocks": ({"family": "zipf", "n": 10, "params": 3},)}, TypeError, "params"),
+        ({"blocks": ({"family": "zipf", "n": 10, "params": {"noise": -1}},)}, ValueError,
+         "noise must be >= 0.0"),
+        ({"blocks": ({"family": "zipf", "n": 10},), "seed": -1}, ValueError, "seed"),
+        ({"blocks": ({"family": "zipf", "n": 10},), "seed": 1.0}, TypeError, "seed"),
+        ({"blocks": ({"family": "zipf", "n": 10},), "trials": 2**63 + 1}, ValueError, "trials"),
+        ({"blocks": ({"family": "zipf", "n": 10},), "protocols": (), "mc_protocols": ()},
+         ValueError, "computes nothing"),
+        ({"blocks": ({"family": "zipf", "n": 10},), "engines": ()}, ValueError, "engines"),
+    ],
+)  # fmt: skip
+def test_spec_types_are_exact(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        SweepSpec(**kwargs)
+
+
+def test_a_single_name_is_a_list_of_one():
+    spec = SweepSpec(blocks=({"family": "kset", "n": 40, "params": {"k": 8, "overlap": 0}},),
+                     engines="faithful", mc_protocols="gumbel")  # fmt: skip
+    assert spec.engines == ("faithful",) and spec.mc_protocols == ("gumbel",)
+    assert spec.blocks[0] == {"family": ["kset"], "n": [40], "params": {"k": [8], "overlap": [0]},
+                              "replicates": 1}  # fmt: skip
+
+
+def test_stale_figures_are_removed(tmp_path):
+    spec = SweepSpec(blocks=({"family": "zipf", "n": 30},), trials=1000)
+    with ThreadPoolExecutor(1) as ex:
+        run_sweep(spec, tmp_path / "sweep.sqlite", ex)
+    for ext in ("png", "pdf", "json"):
+        (tmp_path / f"summary_dirichlet.{ext}").write_text("from another sweep")
+    (tmp_path / "summary_notes.txt").write_text("the user's")
+    paths = write_sweep_outputs(tmp_path / "sweep.sqlite", spec, tmp_path)
+    names = {p.name for p in tmp_path.iterdir()}
+    assert {"summary_zipf.png", "summary_zipf.pdf", "summary_notes.txt"} <= names
+    assert not any(n.startswith("summary_dirichlet") for n in names)
+    assert all(p.exists() for p in paths)

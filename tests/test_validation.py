@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 import simulate
+from simulate import validation
 
 GOOD = np.array([0.25, 0.75])
 BAD_DISTRIBUTIONS = [
@@ -82,3 +83,79 @@ def test_wmh_has_one_name_per_variant():
     assert simulate.collision_probability(GOOD, GOOD[::-1], "wmh-darts") == (
         simulate.collision_probability(GOOD, GOOD[::-1], "wmh")
     )
+
+
+@pytest.mark.parametrize(
+    ("value", "kwargs", "error", "match"),
+    [
+        (True, {}, TypeError, "real number"),
+        ("0.5", {}, TypeError, "real number"),
+        (1 + 0j, {}, TypeError, "real number"),
+        (float("nan"), {}, ValueError, "finite"),
+        (float("inf"), {}, ValueError, "finite"),
+        (0.0, {"low": 0.0, "open_low": True}, ValueError, "must be > 0.0"),
+        (-1e-300, {"low": 0.0}, ValueError, "must be >= 0.0"),
+        (1.5, {"high": 1.0}, ValueError, "must be <= 1.0"),
+        (1.0, {"high": 1.0, "open_high": True}, ValueError, "must be < 1.0"),
+    ],
+)
+def test_as_real_refuses(value, kwargs, error, match):
+    with pytest.raises(error, match=match):
+        validation.as_real(value, "x", **kwargs)
+
+
+def test_as_real_and_as_count_accept_exactly_their_types():
+    assert validation.as_real(np.float32(0.5), "x", 0.0, 1.0) == 0.5
+    assert type(validation.as_real(np.int64(3), "x")) is float
+    assert validation.as_count(np.int32(7), "k", maximum=7) == 7
+    for bad in (10.7, 2.9, "3", True, None):
+        with pytest.raises(TypeError, match="must be an int"):
+            validation.as_count(bad, "n")
+    with pytest.raises(ValueError, match="must be <= 7, got 8"):
+        validation.as_count(8, "k", maximum=7)
+
+
+def test_sum_tolerance_scales_with_dtype_and_length():
+    eps32 = float(np.finfo(np.float32).eps)
+    assert validation.sum_tolerance(np.float64, 10) == validation.SUM_TOLERANCE
+    assert validation.sum_tolerance(np.int64, 10) == validation.SUM_TOLERANCE
+    assert validation.sum_tolerance(np.float32, 50_000) == 50_000 * eps32
+    big = 10**8
+    assert validation.sum_tolerance(np.float64, big) == big * float(np.finfo(np.float64).eps)
+
+
+def _float32_softmax(n, seed):
+    z = np.random.default_rng(seed).normal(0, 3, size=n).astype(np.float32)
+    w = np.exp(z - z.max())
+    return w / w.sum()
+
+
+def test_float32_softmax_is_a_distribution_at_its_precision():
+    """A float32 softmax sums to 1 within n * eps32, far outside the float64 floor of 1e-9."""
+    p = _float32_softmax(50_000, 0)
+    off = abs(float(np.sum(p, dtype=np.float64)) - 1)
+    assert 1e-9 < off <= validation.sum_tolerance(p.dtype, p.size)
+    a = simulate.gumbel_sample(p, seed=3, key=np.arange(200))  # refused before
+    b = simulate.gumbel_sample(p.astype(np.float64), seed=3, key=np.arange(200), normalize=True)
+    assert np.array_equal(a, b)  # accepted as it is and rescaled: the same samples
+    checked = validation.as_distribution(p)
+    assert abs(checked.sum() - 1) < 1e-12 and checked.dtype == np.float64
+    simulate.gumbel_collision(checked, checked)  # the float64 result passes every later check
+    worse = p.copy()
+    worse[0] += 2 * validation.sum_tolerance(p.dtype, p.size)
+    with pytest.raises(ValueError, match="not 1"):
+        simulate.gumbel_sample(worse, seed=3, key=0)
+
+
+def test_check_memory_names_both_figures(monkeypatch):
+    monkeypatch.setattr(validation, "available_memory", lambda: 3 * 2**30)
+    validation.check_memory(2**30, "a small run")
+    with pytest.raises(ValueError, match=r"a big run needs about 4.0 GiB of memory; .* 3.0 GiB"):
+        validation.check_memory(4 * 2**30, "a big run")
+    monkeypatch.setattr(validation, "available_memory", lambda: None)
+    validation.check_memory(2**80, "anything")  # unknown: no refusal
+
+
+def test_available_memory_is_read_from_the_system():
+    have = validation.available_memory()
+    assert have is None or 0 < have < 2**60
