@@ -13,77 +13,14 @@ import sys
 import time
 from pathlib import Path
 
+from coupling._args import SEED_MAX, family_params, name_list, out_dir, split, thread_count
 from coupling._output import CommandError, print_json, progress_bar, user_input
 from coupling.cli_lm import add_parsers
+from coupling.cli_sweep import cmd_sweep
 from outputs import format_table
 
 # Work (trials, or trials x items for the faithful engine) that takes a few seconds here.
 _PROGRESS_WORK = {"fast": 20_000_000, "faithful": 2_000_000_000}
-_SEED_MAX = 2**64 - 1
-
-
-def _number(text):
-    try:
-        return int(text)
-    except ValueError:
-        return float(text)
-
-
-def _family_params(items):
-    params = {}
-    for item in items or ():
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise CommandError(f"--param expects KEY=VALUE, got {item!r}")
-        try:
-            params[key] = _number(value)
-        except ValueError:
-            raise CommandError(f"--param {key}: {value!r} is not a number") from None
-    return params
-
-
-def _split(text):
-    return tuple(s.strip() for s in text.split(",") if s.strip())
-
-
-def _names(text, flag, allowed):
-    """Comma-separated names, at least one, each in ``allowed``."""
-    names = _split(text)
-    if not names:
-        raise CommandError(f"{flag} is empty; name at least one of {', '.join(allowed)}")
-    for name in names:
-        if name not in allowed:
-            what = flag.removeprefix("--").removesuffix("s")
-            raise CommandError(f"unknown {what} {name!r}; choose from {', '.join(allowed)}")
-    return names
-
-
-def _threads(value):
-    import numba
-
-    from simulate.validation import as_count
-
-    with user_input():
-        return as_count(value, "--threads", minimum=0, maximum=numba.config.NUMBA_NUM_THREADS)
-
-
-def _out_dir(text):
-    """``--out`` as a directory this process can write in (created if missing), checked before
-    any work, so a long run never fails at its end for want of a place to write."""
-    out = Path(text)
-    if out.exists() and not out.is_dir():
-        raise CommandError(f"--out {out} exists and is not a directory")
-    made = not out.exists()
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        probe = out / f".coupling-write-test-{os.getpid()}"
-        probe.touch()
-        probe.unlink()
-    except OSError as exc:
-        if made and out.is_dir():
-            out.rmdir()
-        raise CommandError(f"--out {out} is not writable: {exc.strerror or exc}") from None
-    return out
 
 
 def _cmd_simulate(args):
@@ -94,19 +31,19 @@ def _cmd_simulate(args):
     from simulate.montecarlo import ENGINES, KEY_SPACE, run_memory, z_score
     from simulate.validation import as_choice, as_count, check_memory
 
-    protocols = _names(args.protocols, "--protocols", exact.PROTOCOLS)
-    threads = _threads(args.threads)
+    protocols = name_list(args.protocols, "--protocols", exact.PROTOCOLS)
+    threads = thread_count(args.threads)
     if args.normalize and not args.npz:
         raise CommandError("--normalize rescales the arrays of --npz; families are normalised")
     with user_input():
         as_choice(args.engine, "engine", ENGINES)
         trials = as_count(args.trials, "--trials", maximum=KEY_SPACE)
-        seed = as_count(args.seed, "--seed", minimum=0, maximum=_SEED_MAX)
+        seed = as_count(args.seed, "--seed", minimum=0, maximum=SEED_MAX)
         if args.npz:
             pair = from_npz(args.npz, normalize=args.normalize)
             n = pair.p.size
         else:
-            params = _family_params(args.param)
+            params = family_params(args.param)
             n = check_params(args.family, args.n, **params)["n"]
         check_memory(run_memory(n), f"a run on n = {n:,} items")
     if not args.npz:
@@ -204,7 +141,7 @@ def _cmd_bench(args):
         print(f"measuring {target} on {torch.get_num_threads()} threads...", file=sys.stderr)
         rows = lm_benchmarks(target=target)
     else:
-        threads = _threads(args.threads)
+        threads = thread_count(args.threads)
         if threads:
             numba.set_num_threads(threads)
         print(
@@ -230,144 +167,6 @@ def _cmd_bench(args):
     return 0
 
 
-def _int_list(text, flag):
-    try:
-        return [int(v) for v in _split(text)]
-    except ValueError:
-        raise CommandError(f"{flag} expects comma-separated ints, got {text!r}") from None
-
-
-def _sweep_spec(args):
-    from simulate.sweep import SweepSpec, load_spec
-
-    if args.spec:
-        with user_input():
-            return load_spec(args.spec)
-    params = {}
-    for item in args.param or ():
-        key, sep, values = item.partition("=")
-        if not sep or not key:
-            raise CommandError(f"--param expects KEY=V1,V2,..., got {item!r}")
-        params[key] = [_family_params([f"{key}={v}"])[key] for v in values.split(",")]
-    block = {
-        "family": list(_split(args.family)),
-        "n": _int_list(args.n, "--n"),
-        "params": params,
-        "replicates": args.replicates,
-    }
-    with user_input():
-        return SweepSpec(
-            blocks=(block,),
-            seed=args.seed,
-            trials=args.trials,
-            mc_protocols=_split(args.mc_protocols),
-            engines=_split(args.engines),
-        )
-
-
-def _ignore_sigint():
-    """Worker initializer: Ctrl-C is the parent's to handle (it cancels the queue and keeps
-    what finished); a worker that saw it too would die mid-batch with a traceback of its own."""
-    import signal
-
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-
-def _executor(args):
-    """(executor, close): local worker processes, or a dask.distributed cluster's executor."""
-    if args.scheduler:
-        try:
-            from dask.distributed import Client
-        except ImportError:
-            raise CommandError(
-                "--scheduler needs dask.distributed: pip install -e '.[cluster]'"
-            ) from None
-        try:
-            client = Client(args.scheduler, timeout=10)
-        except (OSError, TimeoutError, ValueError) as exc:
-            raise CommandError(f"cannot reach the scheduler {args.scheduler}: {exc}") from None
-        executor = client.get_executor()
-
-        def close(*, interrupted=False):
-            executor.shutdown(wait=not interrupted)
-            client.close()
-
-        return executor, close
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
-    ctx = multiprocessing.get_context("spawn")  # numba's thread pools do not survive fork
-    before = set(multiprocessing.active_children())
-    executor = ProcessPoolExecutor(max_workers=args.workers or None, mp_context=ctx,
-                                   initializer=_ignore_sigint)  # fmt: skip
-
-    def close(*, interrupted=False):
-        if not interrupted:
-            executor.shutdown()
-            return
-        executor.shutdown(wait=False, cancel_futures=True)
-        for worker in set(multiprocessing.active_children()) - before:
-            worker.terminate()  # its running batch is lost; every finished one is stored
-
-    return executor, close
-
-
-def _cmd_sweep(args):
-    import sqlite3
-
-    from reports.sweep import write_sweep_outputs
-    from simulate.montecarlo import run_memory
-    from simulate.sweep import StoreMismatch, count_stored, expand_cells, run_sweep
-    from simulate.validation import as_count, check_memory
-
-    spec = _sweep_spec(args)
-    with user_input():
-        batch = as_count(args.batch, "--batch")
-        workers = as_count(args.workers, "--workers", minimum=0)
-        cells = expand_cells(spec)
-        if not args.scheduler:  # a cluster's workers have memory of their own
-            largest = max(c["n"] for c in cells)
-            running = min(workers or os.cpu_count() or 1, len(cells))
-            check_memory(running * run_memory(largest),
-                         f"{running} cells of n = {largest:,} at once")  # fmt: skip
-    total = len(cells)
-    out = _out_dir(args.out)
-    store = out / "sweep.sqlite"
-    executor, close = _executor(args)
-    t0 = time.perf_counter()
-    try:
-        with progress_bar(total, "cells", enabled=not args.json, unit="cells") as update:
-            done, total = run_sweep(spec, store, executor, batch=batch, progress=update)
-    except KeyboardInterrupt:
-        close(interrupted=True)
-        print(f"coupling sweep: interrupted; {count_stored(store)}/{total} cells are stored in "
-              f"{store}; rerun the same command to resume", file=sys.stderr)  # fmt: skip
-        return 130
-    except StoreMismatch as exc:
-        close(interrupted=True)
-        raise CommandError(str(exc)) from None
-    except sqlite3.DatabaseError as exc:  # a full disk, a file that is not a store
-        close(interrupted=True)
-        raise CommandError(f"cannot write the store {store}: {exc}; the cells stored before "
-                           "are intact and a rerun resumes from them") from None  # fmt: skip
-    close()
-    seconds = time.perf_counter() - t0
-    paths = write_sweep_outputs(store, spec, out)
-    summary = {
-        "cells": total,
-        "stored": done,
-        "seconds": seconds,
-        "outputs": [str(p) for p in paths],
-    }
-    if args.json:
-        print_json(summary)
-    else:
-        print(f"{done}/{total} cells stored in {store} ({seconds:.1f} s)")
-        for p in paths:
-            print(f"  wrote {p}")
-    return 0
-
-
 def _npz_bytes(p, q):
     import io
 
@@ -388,18 +187,18 @@ def _cmd_search(args):
         n = as_count(args.n, "--n")
         maxiter = as_count(args.maxiter, "--maxiter")
         region = as_count(args.region, "--region", minimum=0)
-        seed = as_count(args.seed, "--seed", minimum=0, maximum=_SEED_MAX)
+        seed = as_count(args.seed, "--seed", minimum=0, maximum=SEED_MAX)
         compile_objective(args.objective)
         targets = [None]
         if args.target_d is not None:
             try:
-                targets = [as_real(float(v), "--target-d", 0.0, 1.0) for v in _split(args.target_d)]
+                targets = [as_real(float(v), "--target-d", 0.0, 1.0) for v in split(args.target_d)]
             except ValueError as exc:
                 raise ValueError(f"--target-d expects distances in [0, 1]: {exc}") from None
             if not targets:
                 raise ValueError("--target-d is empty")
         check_memory(search_memory(n), f"a search over pairs of n = {n:,} items")
-    out = _out_dir(args.out)
+    out = out_dir(args.out)
     stem = safe_name(args.objective)
     results = []
     with progress_bar(len(targets), args.objective, enabled=not args.json,
@@ -451,8 +250,8 @@ def _cmd_prove(args):
 
     names = None
     if args.claim is not None:
-        names = list(_names(args.claim, "--claims", tuple(CLAIMS)))
-    out = _out_dir(args.out)
+        names = list(name_list(args.claim, "--claims", tuple(CLAIMS)))
+    out = out_dir(args.out)
     with progress_bar(len(names or CLAIMS), "prove", enabled=not args.json,
                       unit="claims") as update:  # fmt: skip
         certs, figures = prove(names, full=args.full, out_dir=out, progress=update)
@@ -526,7 +325,7 @@ def build_parser():
     )
     sweep.add_argument("--batch", type=int, default=20, help="cells per task")
     sweep.add_argument("--json", action="store_true")
-    sweep.set_defaults(func=_cmd_sweep)
+    sweep.set_defaults(func=cmd_sweep)
 
     srch = sub.add_parser("search", help="adversarial search for pairs that stress the bounds")
     srch.add_argument("--objective", default="pareto-min",

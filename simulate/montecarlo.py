@@ -109,8 +109,8 @@ def z_score(value, exact, trials):
 
     Examples
     --------
-    >>> z_score(1.0, 0.6, 3)  # three trials, all collided; the estimate's own SE is 0
-    1.4142135623730954
+    >>> round(z_score(1.0, 0.6, 3), 6)  # three trials, all collided: the estimate's SE is 0
+    1.414214
     """
     value = as_real(value, "value", 0.0, 1.0)
     exact = as_real(exact, "exact", 0.0, 1.0)
