@@ -21,7 +21,7 @@ __all__ = ["CLAIMS", "VERDICTS", "Certificate", "run_claims", "write_claim_figur
 def _pareto(full):
     if full:
         return verify_pareto(
-            grids=((2, 48), (3, 12), (4, 8)), search_sizes=tuple(range(2, 13)), maxiter=200
+            grids=((2, 48), (3, 12), (4, 8)), search_sizes=tuple(range(2, 13)), maxiter=100
         )
     return verify_pareto()
 
