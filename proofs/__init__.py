@@ -13,6 +13,7 @@ from proofs.disd_exact import verify_disd_exact
 from proofs.gumbel_formula import verify_gumbel_formula
 from proofs.lp_optimality import FULL_INSTANCES, MILP_INSTANCES, verify_lp_optimality
 from proofs.pareto import verify_pareto
+from proofs.symmetric import FULL_EXTENSION, FULL_KS, verify_symmetric_optimality
 from proofs.wmh_formula import verify_wmh_formula
 
 __all__ = ["CLAIMS", "VERDICTS", "Certificate", "run_claims", "write_claim_figures"]
@@ -37,6 +38,11 @@ CLAIMS = {
         verify_lp_optimality(instances=FULL_INSTANCES, milp_instances=MILP_INSTANCES)
         if full
         else verify_lp_optimality()
+    ),
+    "symmetric-optimality": lambda full: (
+        verify_symmetric_optimality(ks=FULL_KS, extension=FULL_EXTENSION)
+        if full
+        else verify_symmetric_optimality()
     ),
     "communication": lambda full: verify_communication(
         grids=((2, 8), (3, 6)) if full else ((2, 6), (3, 4)), mc_trials=100_000 if full else 20_000
