@@ -105,7 +105,7 @@ def lemmas():
 
 def _input_steps(g_item, w_item):
     """The steps that depend on the terms under test: name -> (bool, note)."""
-    q, delta, s, t, e, u = sp.symbols("q delta s t e u", nonnegative=True)
+    q, delta, s, t, u = sp.symbols("q delta s t u", nonnegative=True)
     big_s, ep = sp.symbols("S e", positive=True)
     d = sp.Symbol("D", nonnegative=True)
     out = {}
@@ -121,8 +121,9 @@ def _input_steps(g_item, w_item):
     qs = s / (s + t)  # q_i in [0, 1]: s = q_i, t = 1 - q_i
     ps = qs + delta
 
-    def margin(slack):
-        return sp.factor(sp.together(g_item(ps, qs, ps + qs * slack) - w_item(ps, qs, delta + slack)))
+    def margin(slack):  # G_i at the bound on S_i, minus W_i, at D = delta + slack
+        diff = g_item(ps, qs, ps + qs * slack) - w_item(ps, qs, delta + slack)
+        return sp.factor(sp.together(diff))
 
     at_equal = margin(0)
     out["case D = delta: G_i bound - W_i >= 0"] = nonnegative_certificate(at_equal, (s, t, delta))

@@ -30,7 +30,6 @@ optimum above :math:`(k-m)/(k+m)` is a counterexample to the symmetric bound *on
 items* (the worst-case theorem itself lets the universe grow, see ``lp-optimality``).
 """
 
-import math
 from fractions import Fraction
 from itertools import combinations, product
 from typing import NamedTuple
@@ -69,7 +68,7 @@ def _worst_case(d):
 def counting_steps(bound=_worst_case):
     """The counting proof, symbolically in k: name -> bool. ``bound(D)`` is the claimed
     symmetric optimum at D = 1/k (sympy-compatible)."""
-    a, b, k = sp.symbols("a b k", nonnegative=True)
+    a, b = sp.symbols("a b", nonnegative=True)
     kk = sp.Symbol("k", positive=True)
     c = 1 + a  # the largest class, 1 <= c <= k
     phi = c * (c - 1) + (c + b + 1 - c) * (c + b - c)  # k = c + b
@@ -139,8 +138,7 @@ def _family(n, k, overlap):
     member = np.zeros((len(sets), n), np.int64)
     for s, items in enumerate(sets):
         member[s, list(items)] = 1
-    adjacent = (member @ member.T) == overlap
-    return sets, member, adjacent
+    return sets, (member @ member.T) == overlap
 
 
 def _agreeing(sets, adjacent, choice):
@@ -150,7 +148,7 @@ def _agreeing(sets, adjacent, choice):
 
 def _enumerate_optimum(n, k, overlap):
     """Every h with the first set's choice fixed (the tests' reference; k^(C(n,k)-1))."""
-    sets, _, adjacent = _family(n, k, overlap)
+    sets, adjacent = _family(n, k, overlap)
     best, arg = -1, None
     for rest in product(*sets[1:]):
         choice = (sets[0][0], *rest)
@@ -324,7 +322,7 @@ def symmetric_optimum(n, k, overlap, *, max_nodes=MAX_NODES, seed=0):
     >>> symmetric_optimum(3, 2, 1).optimum  # D = 1/2 on 3 items: (1 - D)/(1 + D)
     Fraction(1, 3)
     """
-    sets, member, adjacent = _family(n, k, overlap)
+    sets, adjacent = _family(n, k, overlap)
     pairs = int(np.sum(adjacent)) // 2
     minhash = [s[0] for s in sets]
     rng = np.random.default_rng(seed)
@@ -400,8 +398,11 @@ def verify_symmetric_optimality(bound=_worst_case, *, ks=QUICK_KS, extension=QUI
             row["branch_and_bound"] = str(symmetric_optimum(k + 1, k, k - 1).optimum)
         detail["one_out"].append(row)
         if opt != claimed:
-            row["why"] = ("a symmetric choice function beats the claimed value" if opt > claimed
-                          else "every symmetric protocol stays below the claimed value")  # fmt: skip
+            row["why"] = (
+                "a symmetric choice function beats the claimed value"
+                if opt > claimed
+                else "every symmetric protocol stays below the claimed value"
+            )
             return Certificate("symmetric-optimality", method, "refuted", cases=len(ks),
                                detail=detail, counterexample=row)  # fmt: skip
         if opt != Fraction(k - 1, k + 1) or row.get("branch_and_bound", str(opt)) != str(opt):
@@ -422,8 +423,6 @@ def verify_symmetric_optimality(bound=_worst_case, *, ks=QUICK_KS, extension=QUI
             return Certificate("symmetric-optimality", method, "failed", detail=detail)
         if r.optimum > r.minhash:
             sets = list(combinations(range(k + m), k))
-            detail["extension_counterexamples"].append(
-                {**row, "choice": _witness(sets, r.choice)}
-            )
+            detail["extension_counterexamples"].append({**row, "choice": _witness(sets, r.choice)})
     return Certificate("symmetric-optimality", method, "proved",
                        cases=len(ks) + len(extension), detail=detail)  # fmt: skip
