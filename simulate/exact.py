@@ -53,8 +53,10 @@ def gumbel_collision(p, q, *, normalize=False):
     Sorting items by the log-ratio :math:`\\ell_j = \\ln p_j - \\ln q_j`,
     :math:`\\sum_j \\max(p_j/p_i, q_j/q_i) = A_i / p_i + B_i / q_i` with
     :math:`A_i = \\sum_{\\ell_j \\ge \\ell_i} p_j` and :math:`B_i = \\sum_{\\ell_j < \\ell_i} q_j`.
-    Comparing logs (not p/q) keeps the order exact for entries near 1e-300, and both partial
-    sums are accumulated from their own end so no difference of near-equal sums is taken.
+    Comparing logs (not p/q) keeps the order exact for entries near 1e-300, both partial
+    sums are accumulated from their own end so no difference of near-equal sums is taken, and
+    each term is evaluated as :math:`m_i / (A_i m_i/p_i + B_i m_i/q_i)`, which cannot
+    overflow (subnormal entries included).
 
     Examples
     --------
@@ -85,9 +87,11 @@ def _gumbel_items(p, q):
     q_prefix = np.r_[0.0, np.cumsum(q_sorted)]
     both = (p_sorted > 0) & (q_sorted > 0)
     start = run_start[both]
-    with np.errstate(over="ignore"):
-        denom = p_suffix[start] / p_sorted[both] + q_prefix[start] / q_sorted[both]
-    out[live[order[both]]] = 1.0 / denom
+    pb, qb = p_sorted[both], q_sorted[both]
+    # 1 / (A/p + B/q) = m / (A m/p + B m/q) with m = min(p, q): both ratios are <= 1, so
+    # nothing overflows even for subnormal p_i or q_i, and the result is not flushed to 0
+    m = np.minimum(pb, qb)
+    out[live[order[both]]] = m / (p_suffix[start] * (m / pb) + q_prefix[start] * (m / qb))
     return out
 
 
