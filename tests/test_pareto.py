@@ -156,9 +156,7 @@ def test_monte_carlo_per_item(family, n, params, protocol):
 def test_gap_split():
     pair = make_pair("dirichlet", 50, seed=3, alpha=0.5)
     s = gap_split(pair.p, pair.q, top=5)
-    gaps = per_item_collision(pair.p, pair.q, "gumbel") - per_item_collision(
-        pair.p, pair.q, "wmh"
-    )
+    gaps = per_item_collision(pair.p, pair.q, "gumbel") - per_item_collision(pair.p, pair.q, "wmh")
     assert s.total == pytest.approx(
         collision_probability(pair.p, pair.q, "gumbel")
         - collision_probability(pair.p, pair.q, "wmh"),
