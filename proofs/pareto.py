@@ -7,7 +7,7 @@ both parties output item i are
 * index-level WMH: :math:`W_i = (m_i + (p_i - m_i) q_i + (q_i - m_i) p_i) / (1 + D)`.
 
 **Theorem.** :math:`G_i \ge W_i` for every item of every pair; summing, :math:`J_P \ge
-\mathrm{WMH}`. Proof (``../shared/PARETO.md``), each step machine-checked below:
+\mathrm{WMH}`. Proof, each step machine-checked below:
 
 0. Both sides are symmetric in (P, Q), so take :math:`p_i \ge q_i`, :math:`\delta = p_i - q_i`.
    If :math:`q_i = 0` both sides are 0.
