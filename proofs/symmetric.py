@@ -71,18 +71,17 @@ def counting_steps(bound=_worst_case):
     a, b = sp.symbols("a b", nonnegative=True)
     kk = sp.Symbol("k", positive=True)
     c = 1 + a  # the largest class, 1 <= c <= k
-    phi = c * (c - 1) + (c + b + 1 - c) * (c + b - c)  # k = c + b
+    k = c + b
+    phi = c * (c - 1) + (k + 1 - c) * (k - c)  # the other classes merged into one
     best = kk * (kk - 1) / 2
     return {
         "a(a-1) + b(b-1) <= (a+b)(a+b-1)": nonnegative_certificate(
             (a + b) * (a + b - 1) - a * (a - 1) - b * (b - 1), (a, b)
         ),
-        "phi(c) <= k(k-1) for 1 <= c <= k": nonnegative_certificate(
-            (c + b) * (c + b - 1) - phi, (a, b)
-        ),
-        # min-hash in the order 0 < 1 < ...: h(0) = 1, h(y) = 0 otherwise
-        "min-hash's classes (k, 1) give k(k-1)/2 pairs": sp.simplify(
-            kk * (kk - 1) / 2 + 1 * (1 - 1) / 2 - best
+        "phi(c) <= k(k-1) for 1 <= c <= k": nonnegative_certificate(k * (k - 1) - phi, (a, b)),
+        # min-hash in the order 0 < 1 < ...: h(0) = 1, h(y) = 0 otherwise: classes (k, 1)
+        "phi(k) = k(k-1): min-hash's classes (k, 1) reach it": sp.expand(
+            phi.subs({a: kk - 1, b: 0}) - 2 * best
         )
         == 0,
         "k(k-1)/2 of (k+1)k/2 pairs = (1-D)/(1+D) at D = 1/k": sp.simplify(
