@@ -138,8 +138,9 @@ def interactive_pairs(p, q, cdf_p, cdf_q, residual, index_bits, seed, tags, keys
 
 
 @njit(cache=True, error_model="numpy")
-def quantized_pairs(kept, cdf_f, cdf_r, big_f, q, cdf_res, residual, cdf_q, sent, seed, tags,
-                    keys, out):  # fmt: skip
+def quantized_pairs(
+    kept, cdf_f, cdf_r, big_f, q, cdf_res, residual, cdf_q, sent, seed, tags, keys, out
+):
     """One run of the quantized protocol per key; ``out[t] = (a, b, bits)``.
 
     ``kept`` = s = sum f; ``cdf_f``, ``cdf_r``: cumulative f and p - f; ``big_f`` = f / s;
