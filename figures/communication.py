@@ -28,8 +28,14 @@ def _panel(ax, c):
     ax.plot(relay["bits"], relay["agreement"], lw=1, ms=4, **STYLE["relay"])
     for extra, x, y, err in zip(relay["extra"], relay["bits"], relay["agreement"], relay["bob_tv"]):
         if extra in LABELLED_EXTRAS:
-            ax.annotate(f"ε={err:.1g}", (x, y), textcoords="offset points", xytext=(2, 5),
-                        fontsize=6, color=STYLE["relay"]["color"])  # fmt: skip
+            ax.annotate(
+                f"ε={err:.1g}",
+                (x, y),
+                textcoords="offset points",
+                xytext=(2, 5),
+                fontsize=6,
+                color=STYLE["relay"]["color"],
+            )
     quant = c["quantized"]
     ax.plot(quant["bits"], quant["agreement"], lw=1, ms=4, **STYLE["quantized"])
     previous = None
@@ -37,8 +43,14 @@ def _panel(ax, c):
         if (x, y) == previous:  # k too small to keep any mass: the same point again
             continue
         previous = (x, y)
-        ax.annotate(str(k), (x, y), textcoords="offset points", xytext=(3, -9), fontsize=6,
-                    color=STYLE["quantized"]["color"])  # fmt: skip
+        ax.annotate(
+            str(k),
+            (x, y),
+            textcoords="offset points",
+            xytext=(3, -9),
+            fontsize=6,
+            color=STYLE["quantized"]["color"],
+        )
     inter = c["interactive"]
     ax.plot([inter["bits"]], [inter["agreement"]], ls="none", **STYLE["interactive"])
     ax.set_xscale("symlog", linthresh=1.0)
