@@ -38,8 +38,12 @@ CLAIMS = {
         if full
         else verify_lp_optimality()
     ),
-    "communication": lambda full: verify_communication(
-        grids=((2, 8), (3, 6)) if full else ((2, 6), (3, 4)), mc_trials=100_000 if full else 20_000
+    "communication": lambda full: (
+        verify_communication(
+            dyadic_grids=((2, 32), (3, 16), (4, 8)), grids=((2, 8), (3, 6)), mc_trials=100_000
+        )
+        if full
+        else verify_communication()
     ),
     "disd-exact": lambda full: verify_disd_exact(denominator=12 if full else 6),
 }
