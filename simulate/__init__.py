@@ -23,7 +23,9 @@ from simulate.montecarlo import ENGINES, EstimateResult, estimate, sample_pairs,
 from simulate.protocols import (
     gumbel_sample,
     independent_sample,
+    inverse_cdf_sample,
     optimal_coupling_sample,
+    wmh_darts_sample,
     wmh_sample,
 )
 from simulate.randomness import DOMAINS, domain_tag, uniform
@@ -43,6 +45,7 @@ __all__ = [
     "gumbel_sample",
     "independent_collision",
     "independent_sample",
+    "inverse_cdf_sample",
     "optimal_coupling_sample",
     "per_item_collision",
     "sample_pairs",
@@ -51,6 +54,7 @@ __all__ = [
     "weighted_jaccard",
     "wilson_interval",
     "wmh_collision",
+    "wmh_darts_sample",
     "wmh_joint_law",
     "wmh_sample",
     "worst_case_bound",

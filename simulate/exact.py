@@ -16,7 +16,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from simulate._validate import as_choice, as_pair
+from simulate.validation import as_choice, as_pair
 
 __all__ = [
     "PROTOCOLS",
@@ -34,7 +34,8 @@ __all__ = [
     "worst_case_bound",
 ]
 
-PROTOCOLS = ("gumbel", "wmh", "optimal", "independent")
+#: Every protocol by name; "wmh-darts" (literal dart throwing) has the law of "wmh" (records).
+PROTOCOLS = ("gumbel", "wmh", "wmh-darts", "optimal", "independent")
 
 
 def tv_distance(p, q, *, normalize=False):
@@ -161,8 +162,8 @@ def per_item_collision(p, q, protocol, *, normalize=False):
 
     * ``gumbel``: :math:`G_i = p_i q_i / \\sum_j \\max(p_i q_j, p_j q_i)` (0 unless
       :math:`p_i q_i > 0`), in O(n log n) as in :func:`gumbel_collision`;
-    * ``wmh``: :math:`W_i = (m_i + (p_i - m_i) q_i + (q_i - m_i) p_i) / (1 + D)`, the diagonal
-      of :func:`wmh_joint_law`;
+    * ``wmh`` and ``wmh-darts``: :math:`W_i = (m_i + (p_i - m_i) q_i + (q_i - m_i) p_i)/(1 + D)`,
+      the diagonal of :func:`wmh_joint_law`;
     * ``optimal``: :math:`m_i = \\min(p_i, q_i)`; ``independent``: :math:`p_i q_i`.
 
     Each sums to the protocol's Pr[a = b]. :math:`G_i \\ge W_i` for every item
@@ -194,6 +195,7 @@ def collision_probability(p, q, protocol, *, normalize=False):
 _ITEMS = {
     "gumbel": _gumbel_items,
     "wmh": _wmh_items,
+    "wmh-darts": _wmh_items,
     "optimal": np.minimum,
     "independent": np.multiply,
 }

@@ -6,7 +6,7 @@ from math import comb
 
 import pytest
 
-from proofs.lp_optimality import best_response_value
+from proofs.lp_pricing import best_response_value
 from proofs.symmetric import (
     _agreeing,
     _enumerate_optimum,
