@@ -18,6 +18,7 @@ __all__ = [
 
 
 def tv_rational(p, q):
+    """D = 1 - sum_i min(p_i, q_i), exactly for Fractions."""
     return 1 - sum(min(a, b) for a, b in zip(p, q))
 
 
