@@ -10,13 +10,17 @@ With :math:`m_i = \min(p_i, q_i)`, :math:`M_i = \max(p_i, q_i)` and
 * Optimal coupling :math:`1 - D`; independent sampling :math:`\sum_i p_i q_i`.
 * Bounds: :math:`\sum_i m_i / (m_i + \sum_j M_j - M_i)` (Gumbel) and
   :math:`(1 - D)/(1 + D)` (worst case over pairs at distance D).
+* The list coupling with K drafts (``"gls"``, :mod:`simulate.multidraft`): Pr[target's item in
+  the list], by :func:`simulate.multidraft.list_matching_probability`.
 """
 
 import numpy as np
 
 from simulate._validate import as_choice, as_pair
+from simulate.multidraft import list_matching_probability
 
 __all__ = [
+    "LIST_PROTOCOLS",
     "PROTOCOLS",
     "collision_probability",
     "gumbel_collision",
@@ -30,6 +34,9 @@ __all__ = [
 ]
 
 PROTOCOLS = ("gumbel", "wmh", "optimal", "independent")
+#: Protocols where the second party proposes a list of ``drafts`` items; success is the first
+#: party's item being in the list. Kept apart from PROTOCOLS, which need no ``drafts``.
+LIST_PROTOCOLS = ("gls",)
 
 
 def tv_distance(p, q, *, normalize=False):
@@ -137,16 +144,22 @@ def worst_case_bound(D):
     return (1.0 - D) / (1.0 + D)
 
 
-def collision_probability(p, q, protocol, *, normalize=False):
-    """Exact Pr[a = b] for ``protocol`` in ``PROTOCOLS``.
+def collision_probability(p, q, protocol, *, normalize=False, drafts=None):
+    """Exact Pr[a = b] for ``protocol`` in ``PROTOCOLS``, or for ``"gls"`` Pr[a in the list of
+    ``drafts`` drafts] (``drafts`` is required for ``"gls"`` and refused for the others).
 
     Examples
     --------
     >>> collision_probability([1.0, 0.0], [0.5, 0.5], "optimal")
     0.5
+    >>> collision_probability([0.5, 0.5], [0.5, 0.5], "gls", drafts=2)
+    1.0
     """
-    as_choice(protocol, "protocol", PROTOCOLS)
+    as_choice(protocol, "protocol", PROTOCOLS + LIST_PROTOCOLS)
+    _check_drafts(protocol, drafts)
     p, q = as_pair(p, q, normalize=normalize)
+    if protocol == "gls":
+        return list_matching_probability(p, q, drafts)
     if protocol == "gumbel":
         return _gumbel(p, q)
     if protocol == "wmh":
@@ -154,3 +167,11 @@ def collision_probability(p, q, protocol, *, normalize=False):
     if protocol == "optimal":
         return 1.0 - _tv(p, q)
     return float(np.dot(p, q))
+
+
+def _check_drafts(protocol, drafts):
+    """``drafts`` must be given for a list protocol and left out (None) for the others."""
+    if protocol in LIST_PROTOCOLS and drafts is None:
+        raise ValueError(f"protocol {protocol!r} needs drafts=K, the number of drafts")
+    if protocol not in LIST_PROTOCOLS and drafts is not None:
+        raise ValueError(f"drafts applies to {', '.join(LIST_PROTOCOLS)} only, not {protocol!r}")

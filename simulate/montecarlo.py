@@ -8,6 +8,10 @@ r"""Monte Carlo estimates of Pr[a = b] with two engines that share the public ra
   Gumbel, the first useful dart for WMH), with streams of its own.
 
 Both are bit-for-bit reproducible for any number of threads and any chunking.
+
+``protocol="gls"`` (the list coupling with ``drafts`` = K drafts, :mod:`simulate.multidraft`)
+counts the trials whose target item is in the list: faithful runs the K races, fast draws
+(target's item, match) from the coupling's law.
 """
 
 import math
@@ -20,7 +24,8 @@ from scipy.stats import norm
 from simulate import _engines
 from simulate._prepare import FAITHFUL_DOMAINS, faithful_inputs, fast_inputs
 from simulate._validate import as_choice, as_count, as_key_array, as_pair, as_seed
-from simulate.exact import PROTOCOLS
+from simulate.exact import LIST_PROTOCOLS, PROTOCOLS, _check_drafts
+from simulate.multidraft import _as_k, _match_count, _match_pairs
 
 __all__ = ["ENGINES", "EstimateResult", "estimate", "sample_pairs", "wilson_interval"]
 
@@ -60,11 +65,14 @@ def wilson_interval(hits, trials, confidence=CONFIDENCE):
 
 def _engine_protocol(protocol, engine):
     if engine == "faithful":
-        return as_choice(protocol, "protocol", tuple(FAITHFUL_DOMAINS))
-    return as_choice(protocol, "protocol", PROTOCOLS)
+        return as_choice(protocol, "protocol", (*FAITHFUL_DOMAINS, *LIST_PROTOCOLS))
+    return as_choice(protocol, "protocol", PROTOCOLS + LIST_PROTOCOLS)
 
 
-def _count(protocol, engine, p, q, seed, key_start, trials):
+def _count(protocol, engine, p, q, seed, key_start, trials, drafts):
+    if protocol in LIST_PROTOCOLS:
+        chunk = FAITHFUL_CHUNK if engine == "faithful" else FAST_CHUNK
+        return _match_count(engine, p, q, drafts, seed, key_start, trials, chunk)
     if engine == "faithful":
         inp = faithful_inputs(protocol, p, q)
         chunk = FAITHFUL_CHUNK
@@ -83,14 +91,25 @@ def _count(protocol, engine, p, q, seed, key_start, trials):
 
 
 def estimate(
-    p, q, protocol, trials, *, seed, engine="fast", key_start=0, normalize=False, progress=None
+    p,
+    q,
+    protocol,
+    trials,
+    *,
+    seed,
+    engine="fast",
+    key_start=0,
+    normalize=False,
+    progress=None,
+    drafts=None,
 ):
     """Estimate Pr[a = b] for ``protocol`` from ``trials`` independent keys.
 
     Parameters
     ----------
     p, q : array_like, shape (n,)
-    protocol : {"gumbel", "wmh", "optimal", "independent"} (faithful also takes "wmh-darts")
+    protocol : {"gumbel", "wmh", "optimal", "independent", "gls"} (faithful also takes
+        "wmh-darts"); for "gls" a hit is the target's item being in the list of drafts
     trials : int
     seed : int
     engine : {"fast", "faithful"}
@@ -99,6 +118,8 @@ def estimate(
     progress : callable(int) or None
         Called with the number of trials just finished; the work is split into pieces for it,
         which does not change the result.
+    drafts : int or None
+        K, the number of drafts: required for "gls", refused for the other protocols.
 
     Returns
     -------
@@ -112,7 +133,10 @@ def estimate(
     """
     as_choice(engine, "engine", ENGINES)
     _engine_protocol(protocol, engine)
+    _check_drafts(protocol, drafts)
     p, q = as_pair(p, q, normalize=normalize)
+    if drafts is not None:
+        drafts = _as_k(drafts, p.size, "drafts")
     trials = as_count(trials, "trials")
     seed = as_seed(seed)
     start = int(as_key_array(key_start, "key_start"))
@@ -125,7 +149,7 @@ def estimate(
     hits = 0
     for lo, hi in pairwise(bounds):
         if hi > lo:
-            hits += _count(protocol, engine, p, q, seed, start + int(lo), int(hi - lo))
+            hits += _count(protocol, engine, p, q, seed, start + int(lo), int(hi - lo), drafts)
             if progress is not None:
                 progress(int(hi - lo))
     value = hits / trials
@@ -134,14 +158,23 @@ def estimate(
     return EstimateResult(value, stderr, low, high, trials, hits, protocol, engine)
 
 
-def sample_pairs(p, q, protocol, *, seed, key, engine="fast", normalize=False):
-    """The pairs (a, b) behind :func:`estimate`, one per key: arrays of the shape of ``key``."""
+def sample_pairs(p, q, protocol, *, seed, key, engine="fast", normalize=False, drafts=None):
+    """The pairs (a, b) behind :func:`estimate`, one per key: arrays of the shape of ``key``.
+
+    For "gls", a is the target's item and b the same item when the list holds it, else -1, so
+    that a == b is the success event as for every protocol.
+    """
     as_choice(engine, "engine", ENGINES)
     _engine_protocol(protocol, engine)
+    _check_drafts(protocol, drafts)
     p, q = as_pair(p, q, normalize=normalize)
     seed = as_seed(seed)
     keys = as_key_array(key, "key")
     flat = np.ascontiguousarray(keys.reshape(-1))
+    if protocol in LIST_PROTOCOLS:
+        drafts = _as_k(drafts, p.size, "drafts")
+        a, b = _match_pairs(engine, p, q, drafts, seed, flat, FAST_CHUNK)
+        return a.reshape(keys.shape), b.reshape(keys.shape)
     out_a = np.empty(flat.size, np.int64)
     out_b = np.empty(flat.size, np.int64)
     if engine == "faithful":

@@ -292,9 +292,9 @@ def list_matching(p, q, k, *, normalize=False):
 
     Examples
     --------
-    >>> r = list_matching([0.5, 0.5], [0.9, 0.1], 2)
-    >>> round(r.value, 6), round(r.lemma, 6)
-    (0.761446, 0.733333)
+    >>> r = list_matching([0.5, 0.5], [0.9, 0.1], 2)  # exactly 101/150
+    >>> round(r.value, 9), round(r.lemma, 9), r.error_bound < 1e-9 * r.value
+    (0.673333333, 0.666666667, True)
     """
     p, q = as_pair(p, q, normalize=normalize)
     k = _as_k(k, p.size)
@@ -353,8 +353,8 @@ def list_matching_bound(p, q, k, *, normalize=False):
 
     Examples
     --------
-    >>> round(list_matching_bound([0.5, 0.5], [0.9, 0.1], 2), 6)
-    0.733333
+    >>> round(list_matching_bound([0.5, 0.5], [0.9, 0.1], 2), 9)
+    0.666666667
     """
     p, q = as_pair(p, q, normalize=normalize)
     k = _as_k(k, p.size)

@@ -40,7 +40,8 @@ __all__ = ["DOMAINS", "domain_tag", "uniform"]
 
 #: Domains used by this project; any other string is allowed for new uses.
 DOMAINS = (
-    "gumbel",  # exponential race noise, one uniform per item
+    "gumbel",  # exponential race noise, one uniform per item; the list coupling's slot k
+    # (simulate.multidraft) at index item + k * 2**32, so slot 0 is the plain race's noise
     "wmh-dart-item",  # literal dart stream: column of dart k
     "wmh-dart-height",  # literal dart stream: height of dart k
     "wmh-record-time",  # per-column record process: waiting times
@@ -52,6 +53,7 @@ DOMAINS = (
     "fast-wmh",
     "fast-optimal",
     "fast-independent",
+    "fast-gls",  # fast engine of the list coupling: (target's item, T, per-column tests)
 )
 
 
