@@ -69,6 +69,7 @@ TAIL = 1e-12  # node sums left out on each side of an item's window, relative to
 COARSEST_STEP = 0.5  # spacing in ln t of the first level; each further level halves it
 MAX_LEVELS = 7  # down to a spacing of 2**-7
 NODE_CHUNKS = 8  # fixed split of the nodes, so the sums do not depend on the thread count
+PARALLEL_WORK = 2**18  # nodes x items from which the threads pay for their start
 # Items with c_j above HUGE (tiny q_j) are integrated on a grid rescaled by 2**-600, so that
 # t stays a normal float: t (K + c_j) lies in a window of order one.
 HUGE = 2.0**600
@@ -248,10 +249,15 @@ def _window_sums(psi, gap, slope, qs, ps, k, rate, l_end):
         nodes = np.arange(math.floor(v_lo / h), math.ceil(v_hi / h) + 1, dtype=np.int64)
         if level:
             nodes = nodes[nodes % 2 != 0]  # the even ones are the previous level's
-        out = np.zeros((NODE_CHUNKS, psi.size))
-        _multidraft.matching_nodes(*args, h, nodes, out)
+        if psi.size * nodes.size >= PARALLEL_WORK:
+            out = np.zeros((NODE_CHUNKS, psi.size))
+            _multidraft.matching_nodes_parallel(*args, h, nodes, out)
+            out = out.sum(axis=0)
+        else:
+            out = np.zeros(psi.size)
+            _multidraft.matching_nodes(*args, h, nodes, out)
         used += nodes.size
-        new = h * out.sum(axis=0)[:l_end]
+        new = h * out[:l_end]
         if level:
             new += total / 2.0
             change = float(np.sum(ps[:l_end] * np.abs(new - total)))
