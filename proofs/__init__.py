@@ -12,6 +12,7 @@ from proofs.communication import verify_communication
 from proofs.disd_exact import verify_disd_exact
 from proofs.gumbel_formula import verify_gumbel_formula
 from proofs.lp_optimality import FULL_INSTANCES, MILP_INSTANCES, verify_lp_optimality
+from proofs.multidraft import verify_list_matching
 from proofs.pareto import verify_pareto
 from proofs.wmh_formula import verify_wmh_formula
 
@@ -42,6 +43,17 @@ CLAIMS = {
         grids=((2, 8), (3, 6)) if full else ((2, 6), (3, 4)), mc_trials=100_000 if full else 20_000
     ),
     "disd-exact": lambda full: verify_disd_exact(denominator=12 if full else 6),
+    "list-matching": lambda full: (
+        verify_list_matching(
+            symbolic_sizes=(2, 3),
+            denominator=6,
+            drafts=(1, 2, 3, 4, 8),
+            random_pairs=100,
+            random_sizes=(4, 5, 6),
+        )
+        if full
+        else verify_list_matching()
+    ),
 }
 
 

@@ -140,7 +140,7 @@ def list_matching_nested_quad(p, q, k):
         return sum(max(qi * w - pi, 0.0) for qi, pi in weights)
 
     def quad(f, a, b, points=None):
-        return integrate.quad(f, a, b, points=points, epsabs=0.0, epsrel=1e-12, limit=200)[0]
+        return integrate.quad(f, a, b, points=points, epsabs=1e-14, epsrel=1e-11, limit=200)[0]
 
     total = 0.0
     for j in np.flatnonzero((p > 0) & live):
