@@ -305,3 +305,14 @@ def test_certificate_refutes_a_formula_off_by_one_column():
 
     cert = verify_list_matching(all_columns_like_the_others, symbolic_sizes=(), random_pairs=0)
     assert cert.verdict == "refuted"
+
+
+def test_bench_rows_for_the_list_coupling():
+    """``coupling bench`` rows run end to end at small sizes (no timing is asserted)."""
+    from simulate.bench import _gls_rows, _list_matching_row
+
+    pair = make_pair("zipf", 300, seed=0)
+    rows = _gls_rows("zipf", pair.p, pair.q, 3, 20_000, 40, 1, numba.get_num_threads())
+    rows.append(_list_matching_row(500, 3, 1))
+    assert [r.unit for r in rows] == ["ns per trial x item x draft", "trials per second", "ms"]
+    assert all(r.value > 0 and r.speedup > 0 for r in rows)
