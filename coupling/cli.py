@@ -6,8 +6,9 @@ import sys
 import time
 from pathlib import Path
 
-from coupling._output import format_table, print_json, progress_bar
+from coupling._output import print_json, progress_bar
 from coupling.cli_lm import add_parsers
+from outputs import format_table
 
 # Work (trials, or trials x items for the faithful engine) that takes a few seconds here.
 _PROGRESS_WORK = {"fast": 20_000_000, "faithful": 2_000_000_000}
@@ -191,8 +192,8 @@ def _cmd_sweep(args):
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
+    from reports.sweep import write_sweep_outputs
     from simulate.sweep import expand_cells, run_sweep
-    from simulate.sweep_output import write_outputs
 
     spec = _sweep_spec(args)
     total = len(expand_cells(spec))
@@ -216,7 +217,7 @@ def _cmd_sweep(args):
         if client is not None:
             client.close()
     seconds = time.perf_counter() - t0
-    paths = write_outputs(store, spec, out)
+    paths = write_sweep_outputs(store, spec, out)
     summary = {
         "cells": total,
         "stored": done,
@@ -235,10 +236,9 @@ def _cmd_sweep(args):
 def _cmd_search(args):
     import numpy as np
 
-    from coupling._output import atomic_write_text
-    from figures._save import save_figure
     from figures.bounds import achievable_region_figure
-    from simulate.search import search
+    from outputs import atomic_write_text, save_figure
+    from simulate.search import achievable_region, search
 
     out = Path(args.out)
     targets = [None] if args.target_d is None else [float(v) for v in _split(args.target_d)]
@@ -247,9 +247,7 @@ def _cmd_search(args):
         len(targets), args.objective, enabled=not args.json, unit="searches"
     ) as update:
         for target in targets:
-            r = search(
-                args.objective, args.n, seed=args.seed, target_D=target, maxiter=args.maxiter
-            )
+            r = search(args.objective, args.n, seed=args.seed, D=target, maxiter=args.maxiter)
             results.append((target, r))
             tag = "free" if target is None else f"D{target:.3f}"
             out.mkdir(parents=True, exist_ok=True)
@@ -274,13 +272,7 @@ def _cmd_search(args):
                "O(n^2) - fast", "MC z (gumbel / wmh)")  # fmt: skip
     atomic_write_text(out / "search.md", format_table(headers, rows, markdown=True) + "\n")
     if args.region:
-        env = {"gumbel": ([], []), "wmh": ([], [])}
-        for target in np.linspace(0.05, 0.95, args.region):
-            for proto in env:
-                r = search(f"{proto}-min", args.n, seed=args.seed, target_D=float(target),
-                           maxiter=args.maxiter)  # fmt: skip
-                env[proto][0].append(r.values["D"])
-                env[proto][1].append(r.values[proto])
+        env = achievable_region(args.n, args.region, seed=args.seed, maxiter=args.maxiter)
         fig = achievable_region_figure(env)
         save_figure(
             fig, out / "achievable_region", {"n": args.n, "seed": args.seed, "envelope": env}
@@ -299,13 +291,13 @@ def _cmd_search(args):
 
 
 def _cmd_prove(args):
-    from proofs import CLAIMS, run_claims, write_claim_figures
+    from proofs import CLAIMS
+    from reports.proofs import prove
 
     names = args.claim.split(",") if args.claim else None
     with progress_bar(len(names or CLAIMS), "prove", enabled=not args.json,
                       unit="claims") as update:  # fmt: skip
-        certs = run_claims(names, full=args.full, out_dir=args.out, progress=update)
-    figures = write_claim_figures(certs, args.out)
+        certs, figures = prove(names, full=args.full, out_dir=args.out, progress=update)
     if args.json:
         print_json([c.as_dict() for c in certs])
     else:

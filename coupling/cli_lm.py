@@ -4,7 +4,8 @@ import shlex
 import sys
 import time
 
-from coupling._output import format_table, print_json, progress_bar
+from coupling._output import print_json, progress_bar
+from outputs import format_table
 
 __all__ = ["add_parsers"]
 
@@ -49,24 +50,17 @@ def _check_decode_args(args):
     return _sampling(args)
 
 
-def encode_prompt(tokenizer, prompt, chat):
-    if chat:
-        messages = [{"role": "user", "content": prompt}]
-        return list(tokenizer.apply_chat_template(messages, add_generation_prompt=True,
-                                                  tokenize=True, return_dict=False))  # fmt: skip
-    return list(tokenizer(prompt).input_ids)
-
-
 def _cmd_decode(args):
     from paper_repro.decoders import autoregressive, disd, standard_sd
     from paper_repro.drafters import make_drafter
     from paper_repro.lm import CachedLM
+    from paper_repro.model import encode_prompt
 
     sampling = _check_decode_args(args)
     _threads(args.threads)
     loaded = _load_target(args)
     drafter = make_drafter(args.drafter, loaded) if args.method != "autoregressive" else None
-    prompt = encode_prompt(loaded.tokenizer, args.prompt, args.chat)
+    prompt = encode_prompt(loaded.tokenizer, args.prompt, chat=args.chat)
     target = CachedLM(loaded.model)
     common = {"seed": args.seed, "max_new_tokens": args.max_new_tokens, "sampling": sampling}
     if args.method == "autoregressive":
@@ -130,43 +124,27 @@ def _cmd_distill(args):
     return 0
 
 
-EXPERIMENTS = ("coupling", "sd", "invariance")
-
-
-def _unit_count(name, cfg):
-    from paper_repro.experiments import PROMPTS
-
-    if name == "coupling":
-        return 2 * len(PROMPTS)
-    if name == "sd":
-        return len(PROMPTS) * len(cfg.sd_seeds) * (1 + 3 * len(cfg.sd_drafters) * len(cfg.gammas))
-    return 1 + cfg.flip_sequences
-
-
 def run_experiments(args, names):
-    """Run the named experiments (resuming from ``args.out``) and write their reports."""
-    from pathlib import Path
-
+    """Run the named experiments (resuming from ``args.out``) with a progress bar each."""
     from paper_repro import experiments as ex
-    from paper_repro.report import write_reports
+    from reports.repro import run_repro
 
     cfg = ex.ReproConfig(seed=args.seed, tokens=args.tokens, mc_trials=args.mc_trials,
                          sd_seeds=tuple(range(args.sd_seeds)))  # fmt: skip
     _threads(args.threads)
     loaded = _load_target(args)
-    out = Path(args.out)
-    results = {}
-    funcs = {"coupling": ex.run_coupling, "sd": ex.run_sd, "invariance": ex.run_invariance}
-    for name in names:
-        with progress_bar(_unit_count(name, cfg), f"repro {name}", unit="units") as update:
-            results[name] = funcs[name](loaded, cfg, out / name, progress=update)
-    written = write_reports(out, **results)
-    return loaded, results, written
+
+    def bar(name):
+        return progress_bar(ex.unit_count(name, cfg), f"repro {name}", unit="units")
+
+    return run_repro(loaded, cfg, args.out, names, progress=bar)
 
 
 def _cmd_repro(args):
+    from paper_repro.experiments import EXPERIMENTS
+
     names = EXPERIMENTS if args.experiment == "all" else (args.experiment,)
-    _, _, written = run_experiments(args, names)
+    _, written = run_experiments(args, names)
     for path in written:
         if str(path).endswith(".md"):
             print(path)
@@ -175,7 +153,9 @@ def _cmd_repro(args):
 
 def _cmd_reproduce(args):
     """The main job: every language-model experiment with its tables and figures."""
-    _, _, written = run_experiments(args, EXPERIMENTS)
+    from paper_repro.experiments import EXPERIMENTS
+
+    _, written = run_experiments(args, EXPERIMENTS)
     for path in written:
         if str(path).endswith((".md", ".png")):
             print(path)
@@ -233,7 +213,9 @@ def add_parsers(sub):
     dis.set_defaults(func=_cmd_distill)
 
     rep = sub.add_parser("repro", help="the paper's language-model experiments (results/repro)")
-    rep.add_argument("experiment", nargs="?", default="all", choices=(*EXPERIMENTS, "all"))
+    rep.add_argument(
+        "experiment", nargs="?", default="all", choices=("coupling", "sd", "invariance", "all")
+    )
     _repro_args(rep)
     _model_args(rep)
     rep.set_defaults(func=_cmd_repro)

@@ -1,12 +1,15 @@
 """Figures of Pr[a = b] against total variation distance, with the theory's curves."""
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.figure import Figure
 
-__all__ = ["achievable_region_figure", "add_reference_curves", "sweep_summary_figure"]
+__all__ = [
+    "PROTOCOL_STYLE",
+    "achievable_region_figure",
+    "add_reference_curves",
+    "subplots",
+    "sweep_summary_figure",
+]
 
 PROTOCOL_STYLE = {
     "gumbel": {"color": "tab:blue", "marker": "o", "label": "Gumbel"},
@@ -14,6 +17,13 @@ PROTOCOL_STYLE = {
     "optimal": {"color": "tab:green", "marker": "^", "label": "optimal coupling"},
     "independent": {"color": "tab:gray", "marker": "x", "label": "independent"},
 }
+
+
+def subplots(nrows=1, ncols=1, *, figsize, **kwargs):
+    """A new Figure and its axes (as ``pyplot.subplots`` returns them), made without pyplot:
+    no backend is chosen and no global figure registry keeps it alive."""
+    fig = Figure(figsize=figsize)
+    return fig, fig.subplots(nrows, ncols, **kwargs)
 
 
 def add_reference_curves(ax):
@@ -31,7 +41,7 @@ def add_reference_curves(ax):
 def sweep_summary_figure(rows, family):
     """Exact Pr[a = b] against D for every protocol in a sweep's rows of one family."""
     rows = [r for r in rows if r["family"] == family]
-    fig, ax = plt.subplots(figsize=(6, 4.5))
+    fig, ax = subplots(figsize=(6, 4.5))
     add_reference_curves(ax)
     d = np.array([r["D"] for r in rows])
     for proto, style in PROTOCOL_STYLE.items():
@@ -58,7 +68,7 @@ def achievable_region_figure(envelopes):
 
     ``envelopes`` maps a protocol name to (D values, lowest Pr[a = b] found at each).
     """
-    fig, ax = plt.subplots(figsize=(6, 4.5))
+    fig, ax = subplots(figsize=(6, 4.5))
     add_reference_curves(ax)
     for proto, (d, y) in envelopes.items():
         style = PROTOCOL_STYLE.get(proto, {"color": None, "marker": "o", "label": proto})

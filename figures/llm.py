@@ -1,13 +1,9 @@
 """Figures of the language-model experiments: the paper's per-prompt coupling figure and the
 speculative-decoding block-efficiency figure."""
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
 
-from figures.bounds import PROTOCOL_STYLE, add_reference_curves
+from figures.bounds import PROTOCOL_STYLE, add_reference_curves, subplots
 
 __all__ = ["block_efficiency_figure", "prompt_coupling_figure"]
 
@@ -19,7 +15,7 @@ def prompt_coupling_figure(rows, title):
     wmh_se. Exact values are the markers; Monte Carlo estimates are drawn as 2-SE bars.
     """
     drafters = list(dict.fromkeys(r["drafter"] for r in rows))
-    fig, axes = plt.subplots(1, len(drafters), figsize=(4.2 * len(drafters), 4), squeeze=False)
+    fig, axes = subplots(1, len(drafters), figsize=(4.2 * len(drafters), 4), squeeze=False)
     for ax, name in zip(axes[0], drafters):
         sel = [r for r in rows if r["drafter"] == name]
         add_reference_curves(ax)
@@ -47,7 +43,7 @@ def block_efficiency_figure(summary):
     drafters = sorted({r["drafter"] for r in summary})
     styles = {"sd": ("tab:green", "^"), "disd-gumbel": ("tab:blue", "o"),
               "disd-wmh": ("tab:orange", "s")}  # fmt: skip
-    fig, axes = plt.subplots(1, len(drafters), figsize=(4.5 * len(drafters), 3.8), squeeze=False,
+    fig, axes = subplots(1, len(drafters), figsize=(4.5 * len(drafters), 3.8), squeeze=False,
                              sharey=True)  # fmt: skip
     for ax, name in zip(axes[0], drafters):
         for method, (color, marker) in styles.items():

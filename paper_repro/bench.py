@@ -9,6 +9,10 @@ from functools import partial
 
 import numpy as np
 
+from paper_repro.lm import CachedLM
+from paper_repro.model import load_model
+from paper_repro.sampling import SamplingConfig
+from simulate import gumbel_sample, wmh_sample
 from simulate.bench import BenchRow
 
 __all__ = ["lm_benchmarks"]
@@ -35,11 +39,6 @@ def lm_benchmarks(*, target="smollm2", positions=16, repeats=5, seed=0):
     fixed code prompt, feed the samplers; each sampler runs ``repeats`` times per position.
     """
     import torch
-
-    from paper_repro.lm import CachedLM
-    from paper_repro.model import load_model
-    from paper_repro.sampling import SamplingConfig
-    from simulate import gumbel_sample, wmh_sample
 
     loaded = load_model(target)  # in a fresh process this pays transformers' lazy imports
     again = load_model(target).seconds  # the files alone

@@ -11,6 +11,7 @@ unnormalised log-probabilities), plus ``reset()`` for a new prompt. Named drafte
 
 from paper_repro.exits import ADAPTER_DIR, build_early_exit, load_adapter
 from paper_repro.lm import CachedLM
+from paper_repro.model import check_same_tokenizer, load_model
 
 __all__ = ["EXIT_DEPTHS", "ModelDrafter", "drafter_names", "make_drafter"]
 
@@ -48,8 +49,6 @@ def drafter_names():
 
 def make_drafter(name, target):
     """Build drafter ``name`` for ``target`` (a :class:`~paper_repro.model.LoadedModel`)."""
-    from paper_repro.model import check_same_tokenizer, load_model
-
     if not isinstance(name, str):
         raise TypeError(f"drafter name must be a str, got {name!r}")
     if name.startswith("hf:"):

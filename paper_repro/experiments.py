@@ -14,20 +14,39 @@ run resumes. Summaries (CSV, Markdown, figures) are rebuilt from the units.
 """
 
 import json
-import re
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
-__all__ = ["PROMPTS", "ReproConfig", "run_coupling", "run_invariance", "run_sd"]
+from outputs import slug, write_json
+from paper_repro.decoders import autoregressive, disd, reference_rule, standard_sd
+from paper_repro.drafters import make_drafter
+from paper_repro.lm import CachedLM
+from paper_repro.model import encode_prompt
+from paper_repro.sampling import SamplingConfig
+from simulate import exact
+from simulate.montecarlo import estimate
+
+__all__ = [
+    "EXPERIMENTS",
+    "PROMPTS",
+    "ReproConfig",
+    "run_coupling",
+    "run_invariance",
+    "run_sd",
+    "unit_count",
+]
+
+EXPERIMENTS = ("coupling", "sd", "invariance")
 
 PROMPTS = (
     "What is the Traveling Salesman Problem (TSP)?",
     "What is post-quantum cryptography?",
     "What is the lower bound for sorting?",
 )
+SD_METHODS = ("sd", "disd-gumbel", "disd-wmh")  # experiment 2's methods besides the reference
 
 
 @dataclass(frozen=True)
@@ -42,22 +61,12 @@ class ReproConfig:
     flip_sequences: int = 6  # sequences scored for floating-point flips
 
 
-def _slug(text):
-    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:40]
-
-
-def _atomic_json(path, obj):
-    from coupling._output import atomic_write_text
-
-    atomic_write_text(path, json.dumps(obj, indent=1, default=float) + "\n")
-
-
 def _unit(out, name, compute):
     path = Path(out) / "units" / f"{name}.json"
     if path.exists():
         return json.loads(path.read_text())
     record = compute()
-    _atomic_json(path, record)
+    write_json(path, record)
     return record
 
 
@@ -65,20 +74,8 @@ def _prompts():
     return [(p, chat) for p in PROMPTS for chat in (False, True)]
 
 
-def _encode(tokenizer, prompt, chat):
-    from coupling.cli_lm import encode_prompt
-
-    return encode_prompt(tokenizer, prompt, chat)
-
-
 def coupling_trace(loaded, drafters, prompt_ids, cfg):
     """Per position: D_TV, exact and MC Pr[a=b] (Gumbel, WMH) of target vs each drafter."""
-    from paper_repro.decoders import reference_rule
-    from paper_repro.lm import CachedLM
-    from paper_repro.sampling import SamplingConfig
-    from simulate import exact
-    from simulate.montecarlo import estimate
-
     sampling = SamplingConfig()
     target = CachedLM(loaded.model)
     rule = reference_rule(cfg.seed)
@@ -92,7 +89,7 @@ def coupling_trace(loaded, drafters, prompt_ids, cfg):
                    "lower_bound": exact.gumbel_lower_bound(p, q)}  # fmt: skip
             for proto in ("gumbel", "wmh"):
                 row[f"{proto}_exact"] = exact.collision_probability(p, q, proto)
-                mc = estimate(p, q, proto, cfg.mc_trials, seed=cfg.seed, key_start=t * 2**32)
+                mc = estimate(p, q, proto, cfg.mc_trials, seed=cfg.seed, key=t * 2**32)
                 row[f"{proto}_mc"], row[f"{proto}_se"] = mc.value, mc.stderr
             rows.append(row)
         context.append(rule.sample(p, t))
@@ -101,15 +98,13 @@ def coupling_trace(loaded, drafters, prompt_ids, cfg):
 
 def run_coupling(loaded, cfg, out, progress=None):
     """Experiment 1; returns the per-position rows of every prompt variant."""
-    from paper_repro.drafters import make_drafter
-
     drafters = {name: make_drafter(name, loaded) for name in cfg.drafters}
     records = []
     for prompt, chat in _prompts():
-        name = f"coupling-{_slug(prompt)}-{'chat' if chat else 'raw'}"
+        name = f"coupling-{slug(prompt)}-{'chat' if chat else 'raw'}"
 
         def compute(prompt=prompt, chat=chat):
-            ids = _encode(loaded.tokenizer, prompt, chat)
+            ids = encode_prompt(loaded.tokenizer, prompt, chat=chat)
             rows, tokens = coupling_trace(loaded, drafters, ids, cfg)
             return {"prompt": prompt, "chat": chat, "rows": rows, "tokens": tokens,
                     "text": loaded.tokenizer.decode(tokens),
@@ -123,24 +118,19 @@ def run_coupling(loaded, cfg, out, progress=None):
 
 def run_sd(loaded, cfg, out, progress=None):
     """Experiment 2; returns one record per (prompt, seed, method, drafter, gamma)."""
-    from paper_repro.decoders import autoregressive, disd, standard_sd
-    from paper_repro.drafters import make_drafter
-    from paper_repro.lm import CachedLM
-    from paper_repro.sampling import SamplingConfig
-
     sampling = SamplingConfig()
     target = CachedLM(loaded.model)
     drafters = {name: make_drafter(name, loaded) for name in cfg.sd_drafters}
     records = []
     for prompt in PROMPTS:
-        ids = _encode(loaded.tokenizer, prompt, False)
+        ids = encode_prompt(loaded.tokenizer, prompt, chat=False)
         for seed in cfg.sd_seeds:
             common = {"seed": seed, "max_new_tokens": cfg.tokens, "sampling": sampling}
             runs = [("autoregressive", None, 0)]
             runs += [(m, d, g) for d in cfg.sd_drafters for g in cfg.gammas
-                     for m in ("sd", "disd-gumbel", "disd-wmh")]  # fmt: skip
+                     for m in SD_METHODS]  # fmt: skip
             for method, dname, gamma in runs:
-                name = f"sd-{_slug(prompt)}-s{seed}-{method}-{dname}-g{gamma}"
+                name = f"sd-{slug(prompt)}-s{seed}-{method}-{dname}-g{gamma}"
 
                 def compute(
                     method=method,
@@ -172,10 +162,6 @@ def run_sd(loaded, cfg, out, progress=None):
 def flip_count(loaded, prompt_ids, tokens, seed, block):
     """Positions where scoring ``tokens`` in passes of ``block`` tokens and in one-token steps
     give different Gumbel samples, and the largest logit difference seen."""
-    from paper_repro.decoders import reference_rule
-    from paper_repro.lm import CachedLM
-    from paper_repro.sampling import SamplingConfig
-
     sampling, rule = SamplingConfig(), reference_rule(seed)
     steps, blocks = CachedLM(loaded.model), CachedLM(loaded.model)
     seq = list(prompt_ids) + list(tokens)
@@ -193,15 +179,10 @@ def flip_count(loaded, prompt_ids, tokens, seed, block):
 
 def run_invariance(loaded, cfg, out, progress=None):
     """Experiment 3: texts of DISD and SD under several drafters for one seed, and flips."""
-    from paper_repro.decoders import autoregressive, disd, standard_sd
-    from paper_repro.drafters import make_drafter
-    from paper_repro.lm import CachedLM
-    from paper_repro.sampling import SamplingConfig
-
     sampling = SamplingConfig()
     target = CachedLM(loaded.model)
     names = (*cfg.sd_drafters, "exit8-raw")
-    ids = _encode(loaded.tokenizer, PROMPTS[0], False)
+    ids = encode_prompt(loaded.tokenizer, PROMPTS[0], chat=False)
 
     def compute():
         common = {"seed": cfg.seed, "max_new_tokens": cfg.tokens, "sampling": sampling}
@@ -229,7 +210,7 @@ def run_invariance(loaded, cfg, out, progress=None):
     for k, (prompt, chat) in enumerate(_prompts()[: cfg.flip_sequences]):
 
         def compute_flips(prompt=prompt, chat=chat, k=k):
-            pids = _encode(loaded.tokenizer, prompt, chat)
+            pids = encode_prompt(loaded.tokenizer, prompt, chat=chat)
             toks = autoregressive(target, pids, seed=cfg.seed + k, max_new_tokens=cfg.tokens,
                                   sampling=sampling).tokens  # fmt: skip
             rec = {"prompt": prompt, "chat": chat, "seed": cfg.seed + k, "positions": len(toks)}
@@ -247,3 +228,15 @@ def run_invariance(loaded, cfg, out, progress=None):
 
 def config_dict(cfg):
     return asdict(cfg) | {"time": time.strftime("%Y-%m-%d %H:%M:%S")}
+
+
+def unit_count(name, cfg):
+    """How many units experiment ``name`` runs under ``cfg`` (its progress total)."""
+    if name == "coupling":
+        return len(_prompts())
+    if name == "sd":
+        runs = 1 + len(SD_METHODS) * len(cfg.sd_drafters) * len(cfg.gammas)
+        return len(PROMPTS) * len(cfg.sd_seeds) * runs
+    if name == "invariance":
+        return 1 + min(cfg.flip_sequences, len(_prompts()))
+    raise ValueError(f"unknown experiment {name!r}; choose from {', '.join(EXPERIMENTS)}")

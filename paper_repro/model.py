@@ -24,6 +24,7 @@ __all__ = [
     "cache_dir",
     "check_same_tokenizer",
     "default_model_dir",
+    "encode_prompt",
     "load_model",
 ]
 
@@ -180,3 +181,13 @@ def check_same_tokenizer(tok_a, tok_b, *, names=("target", "drafter")):
         f"{only_a} and {only_b} token-id pairs not shared); speculative decoding needs one "
         "vocabulary"
     )
+
+
+def encode_prompt(tokenizer, prompt, *, chat):
+    """Token ids of ``prompt``: raw text, or (``chat=True``) one user turn in the tokenizer's
+    chat template followed by the generation prompt."""
+    if chat:
+        messages = [{"role": "user", "content": prompt}]
+        return list(tokenizer.apply_chat_template(messages, add_generation_prompt=True,
+                                                  tokenize=True, return_dict=False))  # fmt: skip
+    return list(tokenizer(prompt).input_ids)

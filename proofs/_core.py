@@ -1,6 +1,5 @@
 """Certificate results, exact-arithmetic helpers shared by the claims."""
 
-import json
 import time
 from dataclasses import asdict, dataclass, field
 from fractions import Fraction
@@ -31,17 +30,6 @@ class Certificate:
 
     def as_dict(self):
         return asdict(self)
-
-    def write(self, directory):
-        """Store the certificate as ``<directory>/<claim>.json``; returns the path."""
-        from pathlib import Path
-
-        from coupling._output import atomic_write_text
-
-        path = Path(directory) / f"{self.claim}.json"
-        self.path = str(path)
-        atomic_write_text(path, json.dumps(self.as_dict(), indent=2, default=str) + "\n")
-        return path
 
 
 def timed(func):

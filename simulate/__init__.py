@@ -31,7 +31,9 @@ from simulate.multidraft import (
 from simulate.protocols import (
     gumbel_sample,
     independent_sample,
+    inverse_cdf_sample,
     optimal_coupling_sample,
+    wmh_darts_sample,
     wmh_sample,
 )
 from simulate.randomness import DOMAINS, domain_tag, uniform
@@ -55,6 +57,7 @@ __all__ = [
     "gumbel_sample",
     "independent_collision",
     "independent_sample",
+    "inverse_cdf_sample",
     "list_matching",
     "list_matching_bound",
     "list_matching_probability",
@@ -65,6 +68,7 @@ __all__ = [
     "weighted_jaccard",
     "wilson_interval",
     "wmh_collision",
+    "wmh_darts_sample",
     "wmh_joint_law",
     "wmh_sample",
     "worst_case_bound",

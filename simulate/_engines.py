@@ -1,6 +1,6 @@
 """Numba drivers: one trial of each protocol, and prange loops over independent trials.
 
-Trial t always uses key ``key_start + t``, so results do not depend on chunking or threads;
+Trial t always uses key ``first_key + t``, so results do not depend on chunking or threads;
 counts are summed per chunk as integers.
 """
 
@@ -135,12 +135,12 @@ def fast_trial(proto, table, scalar, st):
 
 
 @njit(parallel=True, cache=True, error_model="numpy")
-def faithful_counts(proto, rows, warm, stay, seed, tags, key_start, trials, chunk, counts):
+def faithful_counts(proto, rows, warm, stay, seed, tags, first_key, trials, chunk, counts):
     for c in prange(counts.shape[0]):
         wbuf = np.empty(BLOCK, np.uint64)
         hits = 0
         for t in range(c * chunk, min(trials, (c + 1) * chunk)):
-            key = np.uint64(key_start + t)
+            key = np.uint64(first_key + t)
             a, b = faithful_trial(proto, rows, warm, stay, seed, tags, key, wbuf)
             hits += a == b
         counts[c] = hits
@@ -165,12 +165,12 @@ def faithful_pairs_serial(proto, rows, warm, stay, seed, tags, keys, out_a, out_
 
 
 @njit(parallel=True, cache=True, error_model="numpy")
-def fast_counts(proto, table, scalar, seed, tag, key_start, trials, chunk, counts):
+def fast_counts(proto, table, scalar, seed, tag, first_key, trials, chunk, counts):
     base = domain_base(seed, tag)
     for c in prange(counts.shape[0]):
         hits = 0
         for t in range(c * chunk, min(trials, (c + 1) * chunk)):
-            st = key_state(base, np.uint64(key_start + t))
+            st = key_state(base, np.uint64(first_key + t))
             a, b = fast_trial(proto, table, scalar, st)
             hits += a == b
         counts[c] = hits

@@ -100,13 +100,13 @@ def _in_list(y, drafts):
 
 
 @njit(parallel=True, cache=True, error_model="numpy")
-def gls_faithful_counts(p, q, p31, q31, warm, seed, tag, key_start, trials, k, chunk, counts):
+def gls_faithful_counts(p, q, p31, q31, warm, seed, tag, first_key, trials, k, chunk, counts):
     for c in prange(counts.shape[0]):
         wbuf = np.empty(BLOCK, np.uint64)
         drafts = np.empty(k, np.int64)
         hits = 0
         for t in range(c * chunk, min(trials, (c + 1) * chunk)):
-            st = stream_state(seed, tag, np.uint64(key_start + t))
+            st = stream_state(seed, tag, np.uint64(first_key + t))
             y = gls_trial(p, q, p31, q31, warm, st, drafts, wbuf)
             hits += _in_list(y, drafts)
         counts[c] = hits
@@ -181,12 +181,12 @@ def gls_fast_trial(table, breaks, psi, slope, k, st):
 
 
 @njit(parallel=True, cache=True, error_model="numpy")
-def gls_fast_counts(table, breaks, psi, slope, k, seed, tag, key_start, trials, chunk, counts):
+def gls_fast_counts(table, breaks, psi, slope, k, seed, tag, first_key, trials, chunk, counts):
     base = domain_base(seed, tag)
     for c in prange(counts.shape[0]):
         hits = 0
         for t in range(c * chunk, min(trials, (c + 1) * chunk)):
-            st = key_state(base, np.uint64(key_start + t))
+            st = key_state(base, np.uint64(first_key + t))
             hits += gls_fast_trial(table, breaks, psi, slope, k, st)[1]
         counts[c] = hits
 

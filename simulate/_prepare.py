@@ -99,7 +99,7 @@ def fast_inputs(protocol, p, q):
         pad = np.zeros(p.size)
         columns = (prob, alias, *ratios, ratios[0][target], ratios[1][target], pad, pad)
         scalar = float(np.sum(big))
-    elif protocol == "wmh":
+    elif protocol in ("wmh", "wmh-darts"):  # one joint law, drawn by the first useful dart
         with np.errstate(invalid="ignore"):
             share = np.where(big > 0, m / big, 0.0)
         columns = (*_alias(big), share, (p > q).astype(np.float64), *_alias(p), *_alias(q))
@@ -110,4 +110,5 @@ def fast_inputs(protocol, p, q):
         columns = (*_alias(p), *_alias(q))
     table = _aligned_rows(p.size, len(columns))
     table[:] = np.column_stack(columns)
-    return FastInputs(PROTOCOL_CODES[protocol], table, scalar, domain_tag(f"fast-{protocol}"))
+    code = _engines.WMH if protocol == "wmh-darts" else PROTOCOL_CODES[protocol]
+    return FastInputs(code, table, scalar, domain_tag(f"fast-{protocol}"))

@@ -114,12 +114,12 @@ def run_benchmarks(
     for label, pair in pairs.items():
         p, q = pair.p, pair.q
         keys = np.arange(64)
-        a_np, b_np = gumbel_pairs_numpy(p, q, seed=1, keys=keys)  # also warms up
+        a_np, b_np = gumbel_pairs_numpy(p, q, seed=1, key=keys)  # also warms up
         a_nb, b_nb = sample_pairs(p, q, "gumbel", seed=1, key=keys, engine="faithful")
         if not (np.array_equal(a_np, a_nb) and np.array_equal(b_np, b_nb)):
             raise RuntimeError("faithful engine and numpy twin disagree; benchmark void")
         numpy_keys = np.arange(200)
-        t_np = _best_time(partial(gumbel_pairs_numpy, p, q, seed=1, keys=numpy_keys), 1)
+        t_np = _best_time(partial(gumbel_pairs_numpy, p, q, seed=1, key=numpy_keys), 1)
         ns_np = t_np / (numpy_keys.size * n) * 1e9
         t_nb = _best_time(
             partial(estimate, p, q, "gumbel", faithful_trials, seed=1, engine="faithful"), repeats

@@ -16,8 +16,8 @@ With :math:`m_i = \min(p_i, q_i)`, :math:`M_i = \max(p_i, q_i)` and
 
 import numpy as np
 
-from simulate._validate import as_choice, as_pair
 from simulate.multidraft import list_matching_probability
+from simulate.validation import as_choice, as_pair
 
 __all__ = [
     "LIST_PROTOCOLS",
@@ -33,7 +33,8 @@ __all__ = [
     "worst_case_bound",
 ]
 
-PROTOCOLS = ("gumbel", "wmh", "optimal", "independent")
+#: Every protocol by name; "wmh-darts" (literal dart throwing) has the law of "wmh" (records).
+PROTOCOLS = ("gumbel", "wmh", "wmh-darts", "optimal", "independent")
 #: Protocols where the second party proposes a list of ``drafts`` items; success is the first
 #: party's item being in the list. Kept apart from PROTOCOLS, which need no ``drafts``.
 LIST_PROTOCOLS = ("gls",)
@@ -162,7 +163,7 @@ def collision_probability(p, q, protocol, *, normalize=False, drafts=None):
         return list_matching_probability(p, q, drafts)
     if protocol == "gumbel":
         return _gumbel(p, q)
-    if protocol == "wmh":
+    if protocol in ("wmh", "wmh-darts"):
         return _wmh(p, q)
     if protocol == "optimal":
         return 1.0 - _tv(p, q)

@@ -13,8 +13,8 @@ from typing import NamedTuple
 import numpy as np
 from scipy.special import softmax
 
-from simulate._validate import as_count, as_distribution, as_pair
 from simulate.exact import tv_distance
+from simulate.validation import as_count, as_distribution, as_pair
 
 __all__ = [
     "FAMILIES",

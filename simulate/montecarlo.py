@@ -2,7 +2,7 @@ r"""Monte Carlo estimates of Pr[a = b] with two engines that share the public ra
 
 * ``engine="faithful"`` runs both parties' procedures literally (numba ``prange`` over
   trials; the Gumbel race skips an item only when :math:`-\ln u_i \ge 1 - u_i` proves it
-  cannot win). Trial t uses key ``key_start + t``.
+  cannot win). Trial t uses key ``key + t``.
 * ``engine="fast"`` draws (a, b) straight from the protocol's joint law in O(1) expected
   time per trial after O(n) set-up (alias tables over max(p, q); a lazy exponential race for
   Gumbel, the first useful dart for WMH), with streams of its own.
@@ -23,9 +23,9 @@ from scipy.stats import norm
 
 from simulate import _engines
 from simulate._prepare import FAITHFUL_DOMAINS, faithful_inputs, fast_inputs
-from simulate._validate import as_choice, as_count, as_key_array, as_pair, as_seed
 from simulate.exact import LIST_PROTOCOLS, PROTOCOLS, _check_drafts
 from simulate.multidraft import _as_k, _match_count, _match_pairs
+from simulate.validation import as_choice, as_count, as_key_array, as_pair, as_seed
 
 __all__ = ["ENGINES", "EstimateResult", "estimate", "sample_pairs", "wilson_interval"]
 
@@ -69,23 +69,23 @@ def _engine_protocol(protocol, engine):
     return as_choice(protocol, "protocol", PROTOCOLS + LIST_PROTOCOLS)
 
 
-def _count(protocol, engine, p, q, seed, key_start, trials, drafts):
+def _count(protocol, engine, p, q, seed, first_key, trials, drafts):
     if protocol in LIST_PROTOCOLS:
         chunk = FAITHFUL_CHUNK if engine == "faithful" else FAST_CHUNK
-        return _match_count(engine, p, q, drafts, seed, key_start, trials, chunk)
+        return _match_count(engine, p, q, drafts, seed, first_key, trials, chunk)
     if engine == "faithful":
         inp = faithful_inputs(protocol, p, q)
         chunk = FAITHFUL_CHUNK
         counts = np.zeros(-(-trials // chunk), np.int64)
         _engines.faithful_counts(
-            inp.code, inp.rows, inp.warm, inp.stay, seed, inp.tags, key_start, trials, chunk, counts
+            inp.code, inp.rows, inp.warm, inp.stay, seed, inp.tags, first_key, trials, chunk, counts
         )
     else:
         inp = fast_inputs(protocol, p, q)
         chunk = FAST_CHUNK
         counts = np.zeros(-(-trials // chunk), np.int64)
         _engines.fast_counts(
-            inp.code, inp.table, inp.scalar, seed, inp.tag, key_start, trials, chunk, counts
+            inp.code, inp.table, inp.scalar, seed, inp.tag, first_key, trials, chunk, counts
         )
     return int(counts.sum())
 
@@ -98,7 +98,7 @@ def estimate(
     *,
     seed,
     engine="fast",
-    key_start=0,
+    key=0,
     normalize=False,
     progress=None,
     drafts=None,
@@ -108,13 +108,17 @@ def estimate(
     Parameters
     ----------
     p, q : array_like, shape (n,)
-    protocol : {"gumbel", "wmh", "optimal", "independent", "gls"} (faithful also takes
-        "wmh-darts"); for "gls" a hit is the target's item being in the list of drafts
+    protocol : {"gumbel", "wmh", "wmh-darts", "optimal", "independent"}
+        ``"wmh"`` runs the per-column record process, ``"wmh-darts"`` the literal dart stream
+        (same law; under the fast engine both draw from it by the first useful dart).
+        ``"gls"``: the list coupling with ``drafts`` drafts (:mod:`simulate.multidraft`); a hit
+        is the target's item being in the list.
     trials : int
     seed : int
     engine : {"fast", "faithful"}
-    key_start : int
-        Trial t uses key ``key_start + t``: disjoint ranges give independent estimates.
+    key : int
+        The first key: trial t uses key ``key + t``, so disjoint ranges give independent
+        estimates.
     progress : callable(int) or None
         Called with the number of trials just finished; the work is split into pieces for it,
         which does not change the result.
@@ -139,9 +143,12 @@ def estimate(
         drafts = _as_k(drafts, p.size, "drafts")
     trials = as_count(trials, "trials")
     seed = as_seed(seed)
-    start = int(as_key_array(key_start, "key_start"))
+    start = as_key_array(key, "key")
+    if start.ndim != 0:
+        raise TypeError(f"key must be one int here (the first key), got shape {start.shape}")
+    start = int(start)
     if start + trials > 2**63:
-        raise ValueError(f"key_start + trials = {start + trials} exceeds 2**63")
+        raise ValueError(f"key + trials = {start + trials} exceeds 2**63")
     if progress is not None and not callable(progress):
         raise TypeError(f"progress must be callable or None, got {progress!r}")
     pieces = 1 if progress is None else min(trials, _PROGRESS_STEPS)
@@ -158,11 +165,15 @@ def estimate(
     return EstimateResult(value, stderr, low, high, trials, hits, protocol, engine)
 
 
-def sample_pairs(p, q, protocol, *, seed, key, engine="fast", normalize=False, drafts=None):
-    """The pairs (a, b) behind :func:`estimate`, one per key: arrays of the shape of ``key``.
+def sample_pairs(p, q, protocol, *, seed, key, engine="faithful", normalize=False, drafts=None):
+    """The pairs (a, b) behind :func:`estimate`, one per key: two ints for a scalar ``key``,
+    else two int64 arrays of its shape.
 
-    For "gls", a is the target's item and b the same item when the list holds it, else -1, so
-    that a == b is the success event as for every protocol.
+    The default ``engine="faithful"`` runs both parties' own procedures, so ``a`` equals
+    :func:`gumbel_sample` (``wmh_sample``, ...) of ``p`` for the same seed and key.
+    ``engine="fast"`` draws from the same joint law with streams of its own: equal in law,
+    not draw for draw. For "gls" (``drafts`` = K), a is the target's item and b the same item
+    when the list holds it, else -1, so that a == b is the success event as everywhere.
     """
     as_choice(engine, "engine", ENGINES)
     _engine_protocol(protocol, engine)
@@ -172,9 +183,10 @@ def sample_pairs(p, q, protocol, *, seed, key, engine="fast", normalize=False, d
     keys = as_key_array(key, "key")
     flat = np.ascontiguousarray(keys.reshape(-1))
     if protocol in LIST_PROTOCOLS:
-        drafts = _as_k(drafts, p.size, "drafts")
-        a, b = _match_pairs(engine, p, q, drafts, seed, flat, FAST_CHUNK)
-        return a.reshape(keys.shape), b.reshape(keys.shape)
+        out_a, out_b = _match_pairs(engine, p, q, _as_k(drafts, p.size, "drafts"), seed, flat)
+        if keys.ndim == 0:
+            return int(out_a[0]), int(out_b[0])
+        return out_a.reshape(keys.shape), out_b.reshape(keys.shape)
     out_a = np.empty(flat.size, np.int64)
     out_b = np.empty(flat.size, np.int64)
     if engine == "faithful":
@@ -196,4 +208,6 @@ def sample_pairs(p, q, protocol, *, seed, key, engine="fast", normalize=False, d
         _engines.fast_pairs(
             inp.code, inp.table, inp.scalar, seed, inp.tag, flat, FAST_CHUNK, out_a, out_b
         )
+    if keys.ndim == 0:
+        return int(out_a[0]), int(out_b[0])
     return out_a.reshape(keys.shape), out_b.reshape(keys.shape)

@@ -39,8 +39,8 @@ import numpy as np
 from simulate import _multidraft
 from simulate._kernels import TWO_31, build_alias
 from simulate._prepare import _aligned_rows, _heaviest
-from simulate._validate import as_count, as_distribution, as_key_array, as_pair, as_seed
 from simulate.randomness import domain_tag
+from simulate.validation import as_count, as_distribution, as_key_array, as_pair, as_seed
 
 __all__ = [
     "SLOT_STRIDE",
@@ -62,6 +62,7 @@ CLOCK_DOMAIN = "gumbel"
 FAST_DOMAIN = "fast-gls"
 _SERIAL_KEYS = 64  # up to this many keys (a token position) the sampler stays on this thread
 _CHUNK = 4  # keys per parallel task: each costs K races
+_FAST_CHUNK = 1 << 16  # keys per parallel task of the fast engine
 
 # The quadrature (see list_matching): the bound it must meet, relative to the value.
 REL_TOL = 1e-9
@@ -383,21 +384,21 @@ def _fast_tables(p, q):
     return table, seg.breaks, seg.psi, seg.slope
 
 
-def _match_count(engine, p, q, k, seed, key_start, trials, chunk):
-    """Trials in key_start .. key_start + trials - 1 whose target's item is in the list."""
+def _match_count(engine, p, q, k, seed, first_key, trials, chunk):
+    """Trials in first_key .. first_key + trials - 1 whose target's item is in the list."""
     counts = np.zeros(-(-trials // chunk), np.int64)
     if engine == "faithful":
         race = (p, q, p * TWO_31, q * TWO_31, _heaviest(p, q))
         tag = domain_tag(CLOCK_DOMAIN)
-        _multidraft.gls_faithful_counts(*race, seed, tag, key_start, trials, k, chunk, counts)
+        _multidraft.gls_faithful_counts(*race, seed, tag, first_key, trials, k, chunk, counts)
     else:
         tables = _fast_tables(p, q)
         tag = domain_tag(FAST_DOMAIN)
-        _multidraft.gls_fast_counts(*tables, k, seed, tag, key_start, trials, chunk, counts)
+        _multidraft.gls_fast_counts(*tables, k, seed, tag, first_key, trials, chunk, counts)
     return int(counts.sum())
 
 
-def _match_pairs(engine, p, q, k, seed, keys, chunk):
+def _match_pairs(engine, p, q, k, seed, keys):
     """(target's item, the same item if the list holds it else -1) for each key (flat)."""
     if engine == "faithful":
         _, targets, drafts = _sample(p, q, k, seed, keys)
@@ -407,5 +408,5 @@ def _match_pairs(engine, p, q, k, seed, keys, chunk):
         matched = np.empty(keys.size, np.bool_)
         tables = _fast_tables(p, q)
         tag = domain_tag(FAST_DOMAIN)
-        _multidraft.gls_fast_samples(*tables, k, seed, tag, keys, chunk, targets, matched)
+        _multidraft.gls_fast_samples(*tables, k, seed, tag, keys, _FAST_CHUNK, targets, matched)
     return targets, np.where(matched, targets, -1)

@@ -14,13 +14,19 @@ position; pass an array of keys for many independent draws at once.
 
 import numpy as np
 
-from simulate import _engines
+from simulate import _engines, _kernels
 from simulate._prepare import faithful_inputs
-from simulate._validate import as_choice, as_distribution, as_key_array, as_pair, as_seed
+from simulate.validation import as_distribution, as_key_array, as_pair, as_seed
 
-__all__ = ["gumbel_sample", "independent_sample", "optimal_coupling_sample", "wmh_sample"]
+__all__ = [
+    "gumbel_sample",
+    "independent_sample",
+    "inverse_cdf_sample",
+    "optimal_coupling_sample",
+    "wmh_darts_sample",
+    "wmh_sample",
+]
 
-WMH_METHODS = ("records", "darts")
 _CHUNK = 64
 
 
@@ -69,22 +75,35 @@ def gumbel_sample(p, *, seed, key, normalize=False):
     return _run_pairs("gumbel", p, p, seed, key)[0]
 
 
-def wmh_sample(p, *, seed, key, method="records", normalize=False):
+def wmh_sample(p, *, seed, key, normalize=False):
     """Weighted MinHash sample: the column of the first public dart below the bar ``p``.
 
-    ``method="darts"`` throws the literal stream (dart k lands in column floor(u n) at height
-    u'), about n darts a sample. ``method="records"`` (default) generates, per column, only the
-    darts that lower the column's record (O(log 1/p_i) each, abandoned once they cannot win);
-    the two are equal in law, not draw for draw, and use different public domains.
+    The dart stream is generated per column as its record process: only the darts that lower
+    the column's record, O(log 1/p_i) each, abandoned once they cannot win (protocol
+    ``"wmh"``). :func:`wmh_darts_sample` throws the literal stream instead; the two are equal in
+    law, not draw for draw, and use different public domains.
 
     Examples
     --------
     >>> wmh_sample([0.0, 1.0], seed=1, key=0)
     1
     """
-    as_choice(method, "method", WMH_METHODS)
     p = as_distribution(p, normalize=normalize)
-    return _run_pairs("wmh" if method == "records" else "wmh-darts", p, p, seed, key)[0]
+    return _run_pairs("wmh", p, p, seed, key)[0]
+
+
+def wmh_darts_sample(p, *, seed, key, normalize=False):
+    """Weighted MinHash by literal dart throwing (protocol ``"wmh-darts"``): dart k lands in
+    column floor(u n) at height u' (domains ``wmh-dart-item``, ``wmh-dart-height``) and the
+    sample is the column of the first dart with height <= p[column]; about n darts a sample.
+
+    Examples
+    --------
+    >>> wmh_darts_sample([0.0, 1.0], seed=1, key=0)
+    1
+    """
+    p = as_distribution(p, normalize=normalize)
+    return _run_pairs("wmh-darts", p, p, seed, key)[0]
 
 
 def optimal_coupling_sample(p, q, *, seed, key, normalize=False):
@@ -101,3 +120,20 @@ def independent_sample(p, q, *, seed, key, normalize=False):
     """Independent draws a ~ p and b ~ q (separate domains): Pr[a = b] = sum p_i q_i."""
     p, q = as_pair(p, q, normalize=normalize)
     return _run_pairs("independent", p, q, seed, key)
+
+
+def inverse_cdf_sample(p, u):
+    """The inverse-CDF draw of ``p`` at ``u`` in [0, 1): the smallest i with
+    ``cumsum(p)[i] > u * sum(p)``; an item of zero mass is never returned.
+
+    Examples
+    --------
+    >>> inverse_cdf_sample([0.25, 0.0, 0.75], 0.5)
+    2
+    """
+    as_distribution(p, normalize=True)  # validation only: the draw is scale-free
+    w = np.asarray(p, dtype=np.float64)
+    u = float(u)
+    if not 0.0 <= u < 1.0:
+        raise ValueError(f"u must lie in [0, 1), got {u!r}")
+    return int(_kernels.inverse_cdf(np.cumsum(w), u))

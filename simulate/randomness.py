@@ -24,7 +24,7 @@ never share a stream unless they name the same domain, which is how two parties 
 Examples
 --------
 >>> from simulate.randomness import uniform
->>> float(uniform(seed=0, key=0, index=0, domain="gumbel")) # doctest: +ELLIPSIS
+>>> uniform(seed=0, key=0, index=0, domain="gumbel")  # doctest: +ELLIPSIS
 0...
 """
 
@@ -34,34 +34,54 @@ from functools import cache
 import numpy as np
 
 from simulate import _hash
-from simulate._validate import as_key_array, as_seed
+from simulate.validation import as_key_array, as_seed
 
 __all__ = ["DOMAINS", "domain_tag", "uniform"]
 
-#: Domains used by this project; any other string is allowed for new uses.
-DOMAINS = (
-    "gumbel",  # exponential race noise, one uniform per item; the list coupling's slot k
-    # (simulate.multidraft) at index item + k * 2**32, so slot 0 is the plain race's noise
-    "wmh-dart-item",  # literal dart stream: column of dart k
-    "wmh-dart-height",  # literal dart stream: height of dart k
-    "wmh-record-time",  # per-column record process: waiting times
-    "wmh-record-height",  # per-column record process: height factors
-    "optimal",  # maximal coupling (needs both distributions)
-    "independent-p",  # independent baseline, first party
-    "independent-q",  # independent baseline, second party
-    "fast-gumbel",  # fast engine streams: joint law, not per-party noise
-    "fast-wmh",
-    "fast-optimal",
-    "fast-independent",
-    "fast-gls",  # fast engine of the list coupling: (target's item, T, per-column tests)
-)
+#: Every domain in use, name -> what it keys. :func:`domain_tag` (hence :func:`uniform` and
+#: every sampler) refuses a name that is not here: a new use of the randomness is registered
+#: first, so no two uses share a stream by accident.
+DOMAINS = {
+    "gumbel": "exponential race noise, one uniform per item; the list coupling's slot k "
+    "(simulate.multidraft) at index item + k * 2**32, so slot 0 is the plain race's noise",
+    "wmh-dart-item": "literal dart stream: column of dart k",
+    "wmh-dart-height": "literal dart stream: height of dart k",
+    "wmh-record-time": "per-column record process: waiting times",
+    "wmh-record-height": "per-column record process: height factors",
+    "optimal": "maximal coupling (needs both distributions)",
+    "independent-p": "independent baseline, first party",
+    "independent-q": "independent baseline, second party",
+    "fast-gumbel": "fast engine: joint law of the Gumbel pair, not per-party noise",
+    "fast-wmh": "fast engine: joint law of the WMH pair (records)",
+    "fast-wmh-darts": "fast engine: joint law of the WMH pair (literal darts)",
+    "fast-optimal": "fast engine: the maximal coupling",
+    "fast-independent": "fast engine: independent draws",
+    "fast-gls": "fast engine of the list coupling: target's item, T, per-column tests",
+    "sd-target": "standard speculative decoding: the target's inverse-CDF draws",
+    "sd-draft": "standard speculative decoding: the drafter's inverse-CDF draws",
+    "sd-accept": "standard speculative decoding: the ratio test's uniforms",
+    "interactive-alice": "interactive protocol: Alice's draw a ~ p",
+    "interactive-accept": "interactive protocol: the acceptance uniform U (U p_a < q_a)",
+    "interactive-propose": "interactive protocol: Bob's proposal c ~ q, index = trial",
+    "interactive-threshold": "interactive protocol: the residual test p_c < V q_c, V",
+    "quantized-flag": "quantized protocol: Alice's flag (F with probability s)",
+    "quantized-alice": "quantized protocol: Alice's draw from F or the remainder",
+    "quantized-accept": "quantized protocol: Bob's acceptance uniform against F",
+    "quantized-residual": "quantized protocol: Bob's draw from (q - F)+",
+    "quantized-bob": "quantized protocol: Bob's independent draw from q",
+}
 
 
 @cache
 def domain_tag(domain):
-    """64-bit tag of a domain name: BLAKE2b-64 of its UTF-8 bytes, as uint64."""
-    if not isinstance(domain, str) or not domain:
-        raise TypeError(f"domain must be a non-empty str, got {domain!r}")
+    """64-bit tag of a registered domain name: BLAKE2b-64 of its UTF-8 bytes, as uint64."""
+    if not isinstance(domain, str):
+        raise TypeError(f"domain must be a str, got {domain!r}")
+    if domain not in DOMAINS:
+        raise ValueError(
+            f"unregistered public-randomness domain {domain!r}; register it in "
+            "simulate.randomness.DOMAINS (known: " + ", ".join(DOMAINS) + ")"
+        )
     digest = hashlib.blake2b(domain.encode("utf-8"), digest_size=8).digest()
     return np.uint64(int.from_bytes(digest, "little"))
 
@@ -78,7 +98,8 @@ def uniform(*, seed, key, index, domain):
 
     Returns
     -------
-    ndarray of float64, the broadcast shape of ``key`` and ``index``, strictly in (0, 1).
+    float, or ndarray of float64 of the broadcast shape of ``key`` and ``index`` when either is
+    an array; strictly in (0, 1).
     """
     s = as_seed(seed)
     keys = as_key_array(key, "key")
@@ -88,4 +109,4 @@ def uniform(*, seed, key, index, domain):
     _hash.fill_uniforms(
         s, domain_tag(domain), keys.ravel().copy(), idx.ravel().copy(), out.reshape(-1)
     )
-    return out
+    return float(out) if out.ndim == 0 else out

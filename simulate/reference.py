@@ -9,8 +9,8 @@ import math
 import numpy as np
 from scipy import integrate
 
-from simulate._validate import as_distribution, as_key_array, as_pair, as_seed
 from simulate.randomness import domain_tag
+from simulate.validation import as_distribution, as_key_array, as_pair, as_seed
 
 __all__ = [
     "gls_numpy",
@@ -44,10 +44,10 @@ def uniform_numpy(*, seed, key, index, domain):
     return ((word >> np.uint64(11)).astype(np.float64) + 0.5) * 2.0**-53
 
 
-def gumbel_pairs_numpy(p, q, *, seed, keys):
+def gumbel_pairs_numpy(p, q, *, seed, key):
     """Both parties' exponential-race outputs for each key: argmin of E / p and of E / q."""
     p, q = as_pair(p, q)
-    keys = as_key_array(keys, "keys").reshape(-1)
+    keys = as_key_array(key, "key").reshape(-1)
     e = -np.log(
         uniform_numpy(
             seed=seed, key=keys[:, None], index=np.arange(p.size)[None, :], domain="gumbel"

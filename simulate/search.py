@@ -22,10 +22,11 @@ from simulate.exact import (
     wmh_collision,
     worst_case_bound,
 )
+from simulate.expression import compile_expression
 from simulate.montecarlo import estimate
 from simulate.reference import gumbel_collision_quadratic
 
-__all__ = ["OBJECTIVES", "SearchResult", "pair_values", "search"]
+__all__ = ["OBJECTIVES", "SearchResult", "achievable_region", "pair_values", "search"]
 
 LOGIT_BOUND = 30.0
 D_PENALTY = 1e3  # weight of (D - target)^2
@@ -71,44 +72,38 @@ def pair_values(p, q):
     }
 
 
+#: the names an objective expression may use: the keys of :func:`pair_values`
+VALUE_NAMES = ("D", "gumbel", "wmh", "optimal", "worst_case", "lower_bound", "independent")
+
+
 def _compile(objective):
     if callable(objective):
         return objective, "min", getattr(objective, "__name__", "callable")
+    if not isinstance(objective, str):
+        raise TypeError(f"objective must be a name, an expression or a callable, got {objective!r}")
     name = objective
     expr, sense = OBJECTIVES.get(objective, (objective, "min"))
     if expr.startswith("max:"):
         expr, sense = expr[4:], "max"
-    try:
-        code = compile(expr, "<objective>", "eval")
-    except SyntaxError as exc:
-        raise ValueError(
-            f"objective {objective!r} is neither a known name nor an expression: {exc}"
-        ) from None
-    allowed = set(pair_values(np.ones(1), np.ones(1))) | {"p", "q", "np"}
-    unknown = set(code.co_names) - allowed
-    if unknown:
-        raise ValueError(
-            f"objective {objective!r} uses unknown names {sorted(unknown)}; "
-            f"known: {sorted(allowed)}"
-        )
+    evaluate = compile_expression(expr, names=VALUE_NAMES)
 
     def fn(p, q):
-        return eval(code, {"__builtins__": {}}, {**pair_values(p, q), "p": p, "q": q, "np": np})
+        return evaluate(pair_values(p, q))
 
     return fn, sense, name
 
 
-def search(objective, n, *, seed, target_D=None, maxiter=200, popsize=15, local_starts=4):
+def search(objective, n, *, seed, D=None, maxiter=200, popsize=15, local_starts=4):
     """Search n-item pairs for the best value of ``objective``.
 
-    ``objective`` is a name in ``OBJECTIVES``, an expression over the names of
-    :func:`pair_values` (and p, q, np; prefix ``max:`` to maximise), or a callable
-    ``f(p, q) -> float`` to minimise.
+    ``objective`` is a name in ``OBJECTIVES``, an arithmetic expression over the names of
+    :func:`pair_values` (see :mod:`simulate.expression` for the grammar; prefix ``max:`` to
+    maximise), or a callable ``f(p, q) -> float`` to minimise.
     """
     if not isinstance(n, int) or n < 1:
         raise ValueError(f"n must be a positive int, got {n!r}")
-    if target_D is not None and not 0.0 <= float(target_D) <= 1.0:
-        raise ValueError(f"target_D must lie in [0, 1], got {target_D!r}")
+    if D is not None and not 0.0 <= float(D) <= 1.0:
+        raise ValueError(f"D must lie in [0, 1], got {D!r}")
     fn, sense, name = _compile(objective)
     sign = 1.0 if sense == "min" else -1.0
     count = [0]
@@ -120,8 +115,8 @@ def search(objective, n, *, seed, target_D=None, maxiter=200, popsize=15, local_
             value = sign * float(fn(p, q))
         except ZeroDivisionError:  # e.g. gumbel / optimal at D = 1: undefined, never optimal
             return 1e9
-        if target_D is not None:
-            value += D_PENALTY * (tv_distance(p, q) - float(target_D)) ** 2
+        if D is not None:
+            value += D_PENALTY * (tv_distance(p, q) - float(D)) ** 2
         return value if np.isfinite(value) else 1e9
 
     rng = np.random.default_rng(seed)
@@ -154,3 +149,15 @@ def search(objective, n, *, seed, target_D=None, maxiter=200, popsize=15, local_
         mc,
         count[0],
     )
+
+
+def achievable_region(n, points, *, seed, protocols=("gumbel", "wmh"), maxiter=200):
+    """The lowest Pr[a = b] found by :func:`search` at ``points`` distances D evenly spaced in
+    [0.05, 0.95], per protocol: ``{protocol: (D reached, lowest value)}`` (lists)."""
+    envelope = {proto: ([], []) for proto in protocols}
+    for target in np.linspace(0.05, 0.95, points):
+        for proto in protocols:
+            r = search(f"{proto}-min", n, seed=seed, D=float(target), maxiter=maxiter)
+            envelope[proto][0].append(r.values["D"])
+            envelope[proto][1].append(r.values[proto])
+    return envelope

@@ -15,11 +15,13 @@ import itertools
 import json
 import sqlite3
 import tomllib
+from collections import defaultdict
 from concurrent.futures import FIRST_COMPLETED, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numba
+import numpy as np
 
 from simulate.exact import PROTOCOLS, collision_probability, gumbel_lower_bound, worst_case_bound
 from simulate.families import FAMILIES, make_pair
@@ -33,6 +35,7 @@ __all__ = [
     "read_results",
     "run_cell",
     "run_sweep",
+    "summarise",
 ]
 
 
@@ -43,11 +46,10 @@ class SweepSpec:
 
     blocks: tuple
     seed: int = 0
-    protocols: tuple = PROTOCOLS  # exact values
+    protocols: tuple = ("gumbel", "wmh", "optimal", "independent")  # exact values
     mc_protocols: tuple = ("gumbel", "wmh")
     engines: tuple = ("fast",)
     trials: int = 100_000
-    extra: dict = field(default_factory=dict)
 
     def __post_init__(self):
         for name, values, allowed in (
@@ -239,3 +241,24 @@ def read_results(store, spec=None):
     if spec is None:
         return [rows[k] for k in sorted(rows)]
     return [rows[c["id"]] for c in expand_cells(spec) if c["id"] in rows]
+
+
+def summarise(rows):
+    """Per (family, n, params): mean D and mean exact value of each protocol."""
+    groups = defaultdict(list)
+    for r in rows:
+        groups[(r["family"], r["n"], r["params"])].append(r)
+    columns = sorted({k for r in rows for k in r if k.startswith("exact_")})
+    table = []
+    for (family, n, params), rs in groups.items():
+        line = {"family": family, "n": n, "params": params, "pairs": len(rs)}
+        line["mean D"] = float(np.mean([r["D"] for r in rs]))
+        for c in columns:
+            line[f"mean {c[6:]}"] = float(np.mean([r[c] for r in rs]))
+        line["min gumbel - wmh"] = (
+            float(min(r["exact_gumbel"] - r["exact_wmh"] for r in rs))
+            if "exact_gumbel" in columns and "exact_wmh" in columns
+            else float("nan")
+        )
+        table.append(line)
+    return table

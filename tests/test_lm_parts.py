@@ -101,7 +101,7 @@ def test_flip_count_compares_the_same_positions():
 
 
 def test_summarise_sd_ratios():
-    from paper_repro.report import summarise_sd
+    from paper_repro.summary import summarise_sd
 
     def rec(method, seed, seconds, be, accepted, drafted, drafter="d", gamma=2):
         return {"prompt": "x", "seed": seed, "method": method, "drafter": drafter,
@@ -122,7 +122,7 @@ def test_summarise_sd_ratios():
 
 def test_monte_carlo_z_uses_the_exact_standard_error():
     """No collision in 20,000 trials at p = 4e-5 is 0.9 standard errors off, not infinity."""
-    from paper_repro.report import _max_z
+    from paper_repro.summary import _max_z
 
     row = {"gumbel_exact": 4e-5, "gumbel_mc": 0.0, "gumbel_se": 0.0,
            "wmh_exact": 0.5, "wmh_mc": 0.5, "wmh_se": 0.0035}  # fmt: skip

@@ -13,10 +13,11 @@ from proofs.communication import verify_communication
 from proofs.disd_exact import verify_disd_exact
 from proofs.exact_rational import wmh_rational
 from proofs.gumbel_formula import verify_gumbel_formula
-from proofs.lp_optimality import best_response_value, solve_family, verify_lp_optimality
+from proofs.lp_model import solve_family
+from proofs.lp_optimality import verify_lp_optimality
+from proofs.lp_pricing import best_response_value
 from proofs.pareto import verify_pareto
 from proofs.wmh_formula import verify_wmh_formula, wmh_closed_form
-from simulate.communication import relay_exact
 
 
 def test_gumbel_formula_is_proved():
@@ -143,30 +144,19 @@ def test_lp_bad_input():
 def test_pricing_value_is_attained_and_bounds_the_optimum():
     """The pricing's maximiser attains its value (recounted from the pair), and by weak
     duality no mixture, the optimum included, beats it."""
-    from proofs.lp_optimality import _Family, _profile
+    from proofs.lp_pricing import KSetFamily, strategy_profile
 
     y = {1: Fraction(1, 3), 2: Fraction(2, 5)}
     value, f, g = best_response_value(5, 3, y)
-    profile = _profile(_Family(5, 3), f, g)
+    profile = strategy_profile(KSetFamily(5, 3), f, g)
     assert value == sum(w * profile[ell] for ell, w in y.items())
     sol = solve_family(5, 3)
     assert sol["upper"] == sol["lower"]
     assert value >= sum(w * sol["profile"][ell] for ell, w in y.items())
 
 
-def test_communication_is_verified_and_a_wrong_formula_is_refuted():
-    cert = verify_communication(grids=((2, 4),), extras=(0, 1), mc_trials=4_000)
-    assert cert.verdict == "verified"
-
-    def off_by_one(p, q, extra):  # f = (1 + D)^-extra: forgets Alice's own dart
-        return relay_exact(p, q, max(extra - 1, 0)) if extra else relay_exact(p, q, 1)
-
-    bad = verify_communication(off_by_one, grids=((2, 4),), extras=(0, 1), mc_trials=1_000)
-    assert bad.verdict == "refuted"
-
-
 def test_milp_matches_the_exact_lp_where_both_reach():
-    from proofs.lp_optimality import milp_optimum
+    from proofs.lp_model import milp_optimum
 
     for n, k, ell in ((5, 2, 1), (5, 3, 2)):
         r = milp_optimum(n, k, ell, time_limit=30)
@@ -177,10 +167,11 @@ def test_milp_matches_the_exact_lp_where_both_reach():
 
 
 def test_claim_figures_are_written(tmp_path):
-    from proofs import write_claim_figures
+    from reports.proofs import write_claim_figures
 
     certs = [verify_lp_optimality(instances=((3, 2), (4, 2)), cross_check=()),
-             verify_communication(grids=((2, 3),), extras=(0,), mc_trials=500)]  # fmt: skip
+             verify_communication(dyadic_grids=((2, 4),), grids=((2, 3),), extras=(0,),
+                                  bits_per_entry=(1,), mc_trials=500)]  # fmt: skip
     paths = {p.name for p in write_claim_figures(certs, tmp_path)}
     assert {"lp_optimum.png", "lp_optimum.pdf", "lp_optimum.csv", "lp_optimum.md",
             "communication_tradeoff.png", "communication_tradeoff.pdf"} <= paths  # fmt: skip
@@ -191,17 +182,17 @@ def test_branch_and_bound_pricing_equals_full_enumeration():
     """The pruned search and the plain enumeration of every strategy agree on random weights."""
     import numpy as np
 
-    from proofs.lp_optimality import (
-        _best_response,
-        _Family,
+    from proofs.lp_pricing import (
+        KSetFamily,
         _neighbours,
         _price_bnb,
         _price_enumerate,
+        best_response,
     )
 
     rng = np.random.default_rng(0)
     for n, k in ((4, 2), (5, 2), (5, 3), (6, 2), (6, 5)):
-        fam = _Family(n, k)
+        fam = KSetFamily(n, k)
         for _ in range(3):
             weights = rng.integers(0, 7, size=k + 1).astype(np.int64)
             weights[k] = 0
@@ -210,7 +201,7 @@ def test_branch_and_bound_pricing_equals_full_enumeration():
             assert finished
             assert value == _price_enumerate(fam.items, fam.overlap, weights, n)[0]
             f = [fam.sets[s][c] for s, c in enumerate(choice)]  # the maximiser attains it
-            g = _best_response(fam, f, weights)
+            g = best_response(fam, f, weights)
             m = len(fam.sets)
             assert value == sum(weights[fam.overlap[s, t]] for s in range(m) for t in range(m)
                                 if f[s] == g[t])  # fmt: skip

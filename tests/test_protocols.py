@@ -10,6 +10,7 @@ from simulate import (
     optimal_coupling_sample,
     tv_distance,
     uniform,
+    wmh_darts_sample,
     wmh_joint_law,
     wmh_sample,
 )
@@ -36,7 +37,7 @@ def chi_square_pvalue(samples, probs):
     [
         lambda p, keys: gumbel_sample(p, seed=3, key=keys),
         lambda p, keys: wmh_sample(p, seed=3, key=keys),
-        lambda p, keys: wmh_sample(p, seed=3, key=keys, method="darts"),
+        lambda p, keys: wmh_darts_sample(p, seed=3, key=keys),
     ],
     ids=["gumbel", "wmh-records", "wmh-darts"],
 )
@@ -95,7 +96,7 @@ def test_gumbel_matches_numpy_twin():
         p = p / p.sum() if p.sum() > 0 else q
         keys = np.arange(300)
         a, b = sample_pairs(p, q, "gumbel", seed=n, key=keys, engine="faithful")
-        a_np, b_np = gumbel_pairs_numpy(p, q, seed=n, keys=keys)
+        a_np, b_np = gumbel_pairs_numpy(p, q, seed=n, key=keys)
         assert np.array_equal(a, a_np)
         assert np.array_equal(b, b_np)
 
@@ -108,13 +109,13 @@ def test_gumbel_ties_break_to_lowest_index():
     assert np.array_equal(gumbel_sample(p, seed=2, key=keys), np.argmin(e, axis=1))
     # two items with identical weight and (forced) identical noise: only the lower can win
     q = np.array([0.25, 0.25, 0.5])
-    a, _ = gumbel_pairs_numpy(q, q, seed=0, keys=np.arange(2000))
+    a, _ = gumbel_pairs_numpy(q, q, seed=0, key=np.arange(2000))
     assert set(np.unique(a)) <= {0, 1, 2}
 
 
 def test_darts_kernel_matches_python_loop():
     keys = np.arange(40)
-    got = wmh_sample(P, seed=4, key=keys, method="darts")
+    got = wmh_darts_sample(P, seed=4, key=keys)
     assert got.tolist() == [wmh_darts_loop(P, seed=4, key=int(k)) for k in keys]
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from simulate import domain_tag, uniform
+from simulate import DOMAINS, domain_tag, uniform
 from simulate.reference import uniform_numpy
 
 # (seed, key, index, domain) -> float.hex of u; these pin the specification.
@@ -110,5 +110,48 @@ def test_gumbel_noise_moments():
 def test_bad_arguments(kwargs, error):
     with pytest.raises(error):
         uniform(domain="gumbel", **kwargs)
-    with pytest.raises(TypeError):
+    with pytest.raises(ValueError, match="unregistered"):
         uniform(seed=0, key=0, index=0, domain="")
+    with pytest.raises(TypeError):
+        uniform(seed=0, key=0, index=0, domain=3)
+
+
+def test_unregistered_domain_is_refused_everywhere():
+    with pytest.raises(ValueError, match="unregistered public-randomness domain 'gumbell'"):
+        uniform(seed=0, key=0, index=0, domain="gumbell")
+    with pytest.raises(ValueError, match="unregistered"):
+        domain_tag("sd-target ")
+
+
+def _domain_literals():
+    """Every string literal passed as ``domain=`` or named like a domain constant in the
+    first-party sources, with where it appears."""
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    for package in ("simulate", "proofs", "paper_repro", "reports", "coupling", "benchmarks"):
+        for path in sorted((root / package).rglob("*.py")):
+            tree = ast.parse(path.read_text())
+            for node in ast.walk(tree):
+                values = []
+                if isinstance(node, ast.keyword) and node.arg == "domain":
+                    values = [node.value]
+                elif isinstance(node, ast.Assign) and any(
+                    isinstance(t, ast.Name) and t.id.endswith("_DOMAIN") for t in node.targets
+                ):
+                    values = [node.value]
+                for v in values:
+                    if isinstance(v, ast.Constant) and isinstance(v.value, str):
+                        yield v.value, f"{path.name}:{v.lineno}"
+
+
+def test_every_domain_in_the_sources_is_registered():
+    from simulate._prepare import FAITHFUL_DOMAINS
+
+    found = list(_domain_literals())
+    assert len(found) >= 3  # the scan sees the decoders' and the relay's domains
+    used = {name for name, _ in found} | {d for ds in FAITHFUL_DOMAINS.values() for d in ds}
+    assert sorted(used - set(DOMAINS)) == []
+    for name, description in DOMAINS.items():
+        assert isinstance(description, str) and description, name

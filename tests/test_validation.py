@@ -75,6 +75,10 @@ def test_bad_seed_and_key(kwargs, error):
         simulate.gumbel_sample(GOOD, **kwargs)
 
 
-def test_unknown_wmh_method():
-    with pytest.raises(ValueError, match="method"):
-        simulate.wmh_sample(GOOD, seed=0, key=0, method="bagminhash")
+def test_wmh_has_one_name_per_variant():
+    with pytest.raises(TypeError, match="method"):
+        simulate.wmh_sample(GOOD, seed=0, key=0, method="darts")
+    assert "wmh-darts" in simulate.PROTOCOLS
+    assert simulate.collision_probability(GOOD, GOOD[::-1], "wmh-darts") == (
+        simulate.collision_probability(GOOD, GOOD[::-1], "wmh")
+    )

@@ -11,6 +11,8 @@ in one would bias the output.
 """
 
 from paper_repro.decoders._loop import decode
+from simulate import gumbel_sample, wmh_sample
+from simulate.validation import as_seed
 
 __all__ = ["COUPLINGS", "DisdRule", "disd"]
 
@@ -21,9 +23,6 @@ class DisdRule:
     """Accept iff equal, with the communication-free sampler ``coupling`` keyed by position."""
 
     def __init__(self, seed, coupling="gumbel"):
-        from simulate import gumbel_sample, wmh_sample
-        from simulate._validate import as_seed
-
         if coupling not in COUPLINGS:
             raise ValueError(f"coupling must be one of {COUPLINGS}, got {coupling!r}")
         self.seed = as_seed(seed)

@@ -11,6 +11,8 @@ depend on the drafter. Its three uniforms per position come from their own publi
 import numpy as np
 
 from paper_repro.decoders._loop import decode
+from simulate import inverse_cdf_sample, uniform
+from simulate.validation import as_seed
 
 __all__ = ["StandardRule", "residual", "standard_sd"]
 
@@ -22,31 +24,21 @@ def residual(p, q):
     return r / total if total > 0 else p
 
 
-def _inverse_cdf(w, u):
-    from simulate._kernels import inverse_cdf
-
-    return int(inverse_cdf(np.cumsum(w), u))
-
-
 class StandardRule:
     """Ratio test and residual resampling with separately keyed public uniforms."""
 
     def __init__(self, seed, residual_fn=residual):
-        from simulate._validate import as_seed
-
         self.seed = as_seed(seed)
         self.residual_fn = residual_fn
 
     def _u(self, t, domain):
-        from simulate.randomness import uniform
-
-        return float(uniform(seed=self.seed, key=t, index=0, domain=domain))
+        return uniform(seed=self.seed, key=t, index=0, domain=domain)
 
     def sample(self, p, t):
-        return _inverse_cdf(p, self._u(t, "sd-target"))
+        return inverse_cdf_sample(p, self._u(t, "sd-target"))
 
     def draft(self, q, t):
-        return _inverse_cdf(q, self._u(t, "sd-draft"))
+        return inverse_cdf_sample(q, self._u(t, "sd-draft"))
 
     def verify(self, p, q, x, t):
         if self._u(t, "sd-accept") * q[x] < p[x]:

@@ -1,19 +1,15 @@
-"""Summaries of the experiments' unit records: tables (CSV, Markdown) and figures."""
-
-from pathlib import Path
+"""Summaries of the experiments' unit records: per-prompt coupling means, block efficiency."""
 
 import numpy as np
+from scipy import stats
 
-from coupling._output import write_table
 from paper_repro.experiments import ReproConfig
 
-__all__ = ["mean_interval", "summarise_coupling", "summarise_sd", "write_reports"]
+__all__ = ["mean_interval", "summarise_coupling", "summarise_sd"]
 
 
 def mean_interval(values):
     """Mean and a 95% Student-t interval (the mean twice when there is one value)."""
-    from scipy import stats
-
     x = np.asarray(values, dtype=float)
     m = float(x.mean())
     if x.size < 2:
@@ -80,41 +76,3 @@ def summarise_sd(records):
     for r in out:
         r["be_vs_sd"] = r["be_mean"] / sd_be.get((r["drafter"], r["gamma"]), np.nan)
     return out
-
-
-def write_reports(out, coupling=None, sd=None, invariance=None):
-    """Tables and figures of whichever experiments are given; returns the written paths."""
-    import matplotlib.pyplot as plt
-
-    from figures._save import save_figure
-    from figures.llm import block_efficiency_figure, prompt_coupling_figure
-    from paper_repro.experiments import _slug
-
-    out = Path(out)
-    written = []
-    if coupling:
-        summary = summarise_coupling(coupling)
-        write_table(summary, out / "coupling" / "per_prompt_means", "Per-prompt means")
-        written.append(out / "coupling" / "per_prompt_means.md")
-        for rec in coupling:
-            tag = "chat" if rec["chat"] else "raw"
-            fig = prompt_coupling_figure(rec["rows"], f"{rec['prompt']} ({tag} prompt)")
-            written += save_figure(fig, out / "coupling" / f"{_slug(rec['prompt'])}-{tag}",
-                                   {"prompt": rec["prompt"], "chat": rec["chat"]})  # fmt: skip
-            plt.close(fig)
-    if sd:
-        summary = summarise_sd(sd)
-        write_table(summary, out / "sd" / "block_efficiency", "Speculative decoding")
-        fig = block_efficiency_figure(summary)
-        written += save_figure(fig, out / "sd" / "block_efficiency")
-        plt.close(fig)
-        written.append(out / "sd" / "block_efficiency.md")
-    if invariance:
-        demo, flips = invariance
-        rows = [{"method": r["method"], "drafter": r["drafter"] or "-",
-                 "text": r["text"].replace("\n", " ").replace("|", "/")}
-                for r in demo["runs"]]  # fmt: skip
-        write_table(rows, out / "invariance" / "texts", f"Seed {demo['seed']}, gamma 4")
-        write_table(flips, out / "invariance" / "flips", "Verify-pass vs one-token flips")
-        written += [out / "invariance" / "texts.md", out / "invariance" / "flips.md"]
-    return written
