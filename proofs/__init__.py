@@ -14,6 +14,7 @@ from proofs.gumbel_formula import verify_gumbel_formula
 from proofs.lp_optimality import FULL_INSTANCES, MILP_INSTANCES, verify_lp_optimality
 from proofs.multidraft import verify_list_matching
 from proofs.pareto import verify_pareto
+from proofs.symmetric import FULL_EXTENSION, FULL_KS, verify_symmetric_optimality
 from proofs.wmh_formula import verify_wmh_formula
 
 __all__ = ["CLAIMS", "VERDICTS", "Certificate", "run_claims"]
@@ -22,7 +23,7 @@ __all__ = ["CLAIMS", "VERDICTS", "Certificate", "run_claims"]
 def _pareto(full):
     if full:
         return verify_pareto(
-            grids=((2, 48), (3, 12), (4, 8)), search_sizes=tuple(range(2, 13)), maxiter=200
+            grids=((2, 48), (3, 12), (4, 8)), search_sizes=(3, 4, 6, 8, 12), maxiter=60
         )
     return verify_pareto()
 
@@ -38,6 +39,11 @@ CLAIMS = {
         verify_lp_optimality(instances=FULL_INSTANCES, milp_instances=MILP_INSTANCES)
         if full
         else verify_lp_optimality()
+    ),
+    "symmetric-optimality": lambda full: (
+        verify_symmetric_optimality(ks=FULL_KS, extension=FULL_EXTENSION)
+        if full
+        else verify_symmetric_optimality()
     ),
     "communication": lambda full: (
         verify_communication(
