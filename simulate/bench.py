@@ -18,6 +18,9 @@ __all__ = ["BenchRow", "run_benchmarks"]
 
 
 class BenchRow(NamedTuple):
+    """One measurement of ``coupling bench``: a value, and how many times faster it is than a
+    baseline measured in the same run on the same inputs (a ratio, never an absolute target)."""
+
     name: str
     value: float
     unit: str
