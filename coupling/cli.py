@@ -29,14 +29,22 @@ def _cmd_simulate(args):
     from simulate import estimate, exact
     from simulate.families import check_params, from_npz, make_pair
     from simulate.montecarlo import ENGINES, KEY_SPACE, run_memory, z_score
+    from simulate.multidraft import MAX_DRAFTS
     from simulate.validation import as_choice, as_count, check_memory
 
-    protocols = name_list(args.protocols, "--protocols", exact.PROTOCOLS)
+    protocols = name_list(args.protocols, "--protocols", exact.PROTOCOLS + exact.LIST_PROTOCOLS)
+    lists = [proto for proto in protocols if proto in exact.LIST_PROTOCOLS]
+    if lists and args.drafts is None:
+        raise CommandError(f"--protocols {lists[0]} needs --drafts K, the number of drafts")
+    if args.drafts is not None and not lists:
+        raise CommandError(f"--drafts applies to --protocols {', '.join(exact.LIST_PROTOCOLS)}")
     threads = thread_count(args.threads)
     if args.normalize and not args.npz:
         raise CommandError("--normalize rescales the arrays of --npz; families are normalised")
     with user_input():
         as_choice(args.engine, "engine", ENGINES)
+        if lists:
+            drafts = as_count(args.drafts, "--drafts", maximum=MAX_DRAFTS)
         trials = as_count(args.trials, "--trials", maximum=KEY_SPACE)
         seed = as_count(args.seed, "--seed", minimum=0, maximum=SEED_MAX)
         if args.npz:
@@ -52,13 +60,15 @@ def _cmd_simulate(args):
         numba.set_num_threads(threads)
     p, q, D = pair.p, pair.q, pair.D
     results = []
-    work = trials * (p.size if args.engine == "faithful" else 1)
-    show = not args.json and work >= _PROGRESS_WORK[args.engine]
     for proto in protocols:
-        value = exact.collision_probability(p, q, proto)
+        # gls: K races of n clocks per faithful trial; the others, one
+        k = {"drafts": drafts} if proto in exact.LIST_PROTOCOLS else {}
+        work = trials * (p.size * k.get("drafts", 1) if args.engine == "faithful" else 1)
+        show = not args.json and work >= _PROGRESS_WORK[args.engine]
+        value = exact.collision_probability(p, q, proto, **k)
         t0 = time.perf_counter()
         with progress_bar(trials, proto, enabled=show) as update:
-            mc = estimate(p, q, proto, trials, seed=seed, engine=args.engine, progress=update)
+            mc = estimate(p, q, proto, trials, seed=seed, engine=args.engine, progress=update, **k)
         z = z_score(mc.value, value, mc.trials)
         results.append((proto, value, mc, z, time.perf_counter() - t0))
     bounds = {
@@ -77,6 +87,7 @@ def _cmd_simulate(args):
                 "D": D,
                 "seed": seed,
                 "engine": args.engine,
+                "drafts": args.drafts,
                 "protocols": [
                     {
                         "protocol": proto,
@@ -97,7 +108,7 @@ def _cmd_simulate(args):
     print(f"{pair.family} {pair.params}  n={p.size}  D_TV={D:.6f}  seed={seed}")
     rows = [
         (
-            proto,
+            f"{proto} (K = {args.drafts})" if proto in exact.LIST_PROTOCOLS else proto,
             f"{value:.6f}",
             f"{mc.value:.6f}",
             f"[{mc.ci_low:.6f}, {mc.ci_high:.6f}]",
@@ -285,7 +296,11 @@ def build_parser():
         "--normalize", action="store_true", help="with --npz: rescale p and q to sum to 1"
     )
     sim.add_argument("--trials", type=int, default=1_000_000, help="Monte Carlo trials")
-    sim.add_argument("--protocols", default="gumbel,wmh,optimal,independent")
+    sim.add_argument("--protocols", default="gumbel,wmh,optimal,independent",
+                     help="comma-separated: gumbel, wmh, wmh-darts, optimal, independent, gls "
+                     "(default gumbel,wmh,optimal,independent)")  # fmt: skip
+    sim.add_argument("--drafts", type=int, metavar="K",
+                     help="drafts of the list coupling (needed by, and only for, gls)")  # fmt: skip
     sim.add_argument("--engine", default="fast", help="fast or faithful (default fast)")
     sim.add_argument("--seed", type=int, default=0)
     sim.add_argument("--threads", type=int, default=0, help="numba threads (default: all)")

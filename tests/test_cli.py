@@ -5,7 +5,7 @@ import json
 import pytest
 
 from coupling.cli import main
-from simulate import collision_probability
+from simulate import collision_probability, estimate
 from simulate.families import make_pair
 
 
@@ -47,6 +47,24 @@ def test_simulate_table_and_params(capsys):
     assert rc == 0
     out = capsys.readouterr().out
     assert "D_TV=0.750000" in out and "gumbel" in out and "Wilson 95%" in out
+
+
+@pytest.mark.parametrize("engine", ["fast", "faithful"])
+def test_simulate_list_coupling_with_drafts(engine, capsys):
+    """--protocols gls --drafts K: the exact value and the estimate of the library for K."""
+    argv = ["simulate", "--family", "zipf", "--n", "60", "--protocols", "gumbel,gls", "--drafts",
+            "4", "--trials", "3000", "--engine", engine, "--seed", "2"]  # fmt: skip
+    assert main([*argv, "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    pair = make_pair("zipf", 60, seed=2)
+    gumbel, gls = out["protocols"]
+    assert out["drafts"] == 4 and gls["protocol"] == "gls"
+    assert gls["exact"] == collision_probability(pair.p, pair.q, "gls", drafts=4)
+    mc = estimate(pair.p, pair.q, "gls", 3000, seed=2, engine=engine, drafts=4)
+    assert gls["estimate"] == mc.value  # the same keys as the library's
+    assert gls["exact"] > gumbel["exact"]  # K = 4 drafts match more often than one
+    assert main(argv) == 0
+    assert "gls (K = 4)" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize(
