@@ -18,7 +18,13 @@ import numpy as np
 from scipy.stats import norm
 
 from simulate import _engines
-from simulate._prepare import FAITHFUL_DOMAINS, faithful_inputs, fast_inputs
+from simulate._prepare import (
+    FAITHFUL_CHUNK,
+    FAITHFUL_DOMAINS,
+    faithful_inputs,
+    faithful_pairs,
+    fast_inputs,
+)
 from simulate.exact import PROTOCOLS
 from simulate.validation import as_choice, as_count, as_key_array, as_pair, as_seed
 
@@ -26,7 +32,6 @@ __all__ = ["ENGINES", "EstimateResult", "estimate", "sample_pairs", "wilson_inte
 
 ENGINES = ("fast", "faithful")
 CONFIDENCE = 0.95
-FAITHFUL_CHUNK = 16
 FAST_CHUNK = 1 << 16
 _PROGRESS_STEPS = 64
 
@@ -153,24 +158,12 @@ def sample_pairs(p, q, protocol, *, seed, key, engine="faithful", normalize=Fals
     seed = as_seed(seed)
     keys = as_key_array(key, "key")
     flat = np.ascontiguousarray(keys.reshape(-1))
-    out_a = np.empty(flat.size, np.int64)
-    out_b = np.empty(flat.size, np.int64)
     if engine == "faithful":
-        inp = faithful_inputs(protocol, p, q)
-        _engines.faithful_pairs(
-            inp.code,
-            inp.rows,
-            inp.warm,
-            inp.stay,
-            seed,
-            inp.tags,
-            flat,
-            FAITHFUL_CHUNK,
-            out_a,
-            out_b,
-        )
+        out_a, out_b = faithful_pairs(protocol, p, q, seed, flat)
     else:
         inp = fast_inputs(protocol, p, q)
+        out_a = np.empty(flat.size, np.int64)
+        out_b = np.empty(flat.size, np.int64)
         _engines.fast_pairs(
             inp.code, inp.table, inp.scalar, seed, inp.tag, flat, FAST_CHUNK, out_a, out_b
         )
