@@ -16,7 +16,8 @@ Checks, each printed on its own line:
    early exit without and with an exit adapter, an unrelated model, an ``hf:`` drafter loaded
    from disk by ``make_drafter``) against the autoregressive reference of the same backend; a
    tokenizer mismatch refused; standard SD running;
-3. timing: the samplers on a verify block of 9 rows at V = 256,000 against copying the block.
+3. without ``--small``, two distillation steps of an exit adapter on the device;
+4. timing: the samplers on a verify block of 9 rows at V = 256,000 against copying the block.
 
 A sequence that differs from the reference is printed with its first differing position: in
 low precision a verify pass and one-token steps round the logits differently, which can flip
@@ -36,10 +37,11 @@ import transformers
 
 from paper_repro.bench import device_block_benchmarks
 from paper_repro.decoders import autoregressive, disd, standard_sd
+from paper_repro.distill import DistillConfig, train_adapters
 from paper_repro.drafters import ModelDrafter, make_drafter
 from paper_repro.exits import build_early_exit, new_adapter
 from paper_repro.lm import CachedLM
-from paper_repro.model import check_device, load_model
+from paper_repro.model import check_device, load_model, quiet_transformers
 from paper_repro.sampling import SamplingConfig
 from simulate import gumbel_sample, uniform, wmh_sample
 
@@ -124,22 +126,34 @@ def check_samplers(device, small, out):
 
 
 def _save(model, tokenizer, path):
-    model.save_pretrained(path)
-    tokenizer.save_pretrained(path)
+    with quiet_transformers():
+        model.save_pretrained(path)
+        tokenizer.save_pretrained(path)
     return str(path)
+
+
+def check_distill(device, tmp, out):
+    """Two distillation steps of an exit adapter on the device (inputs follow the model)."""
+    loaded = load_model(_save(tiny("llama", 0, 4, torch.float32, "cpu"), word_tokenizer(),
+                              tmp / "distill-target"), device=device)  # fmt: skip
+    cfg = DistillConfig(depths=(2,), steps=2, batch=1, seq_len=32, warmup=1, eval_chunks=2)
+    report = train_adapters(loaded, cfg, tmp / "adapters")
+    out(f"[distill] 2 steps on {device}: D_TV of the exit {report[2]['tv_before']:.3f} -> "
+        f"{report[2]['tv_after']:.3f}")  # fmt: skip
 
 
 def check_model(kind, dtype, device, small, tmp, out):
     """DISD invariance, drafters on the device, SD, for one model and dtype."""
     tok = word_tokenizer()
-    name = f"[{kind} {str(dtype).removeprefix('torch.')}]"
+    dtype_name = str(dtype).removeprefix("torch.")
+    name = f"[{kind} {dtype_name}]"
     target_dir = _save(tiny(kind, 0, 6, torch.float32, "cpu"), tok, tmp / f"{kind}-target")
     other_dir = _save(tiny(kind, 7, 2, torch.float32, "cpu"), tok, tmp / f"{kind}-other")
-    loaded = load_model(target_dir, dtype=str(dtype).removeprefix("torch."), device=device)
+    loaded = load_model(target_dir, dtype=dtype_name, device=device)
     model = loaded.model
     reference = CachedLM(load_model(target_dir).model).logits(PROMPT, 3)
     err = float((reference - CachedLM(model).logits(PROMPT, 3).cpu()).abs().max())
-    out(f"{name} max |logit, CPU float32 - {device} {dtype}| = {err:.3g}")
+    out(f"{name} max |logit, CPU float32 - {device} {dtype_name}| = {err:.3g}")
     drafters = {
         "exit2": ModelDrafter(build_early_exit(model, 2), "exit2"),
         "exit3-adapter": ModelDrafter(
@@ -204,6 +218,8 @@ def run(device="cuda", *, small=False, timing=True, out=print):
                 failures += bad
                 summary["sequences"][label] = runs
                 summary["differing"][label] = differ
+        if not small:  # the data is the standard library's docstrings: slow to gather
+            check_distill(str(dev), Path(tmp), out)
     if timing:
         shape = (9, 4096) if small else None
         for row in device_block_benchmarks(str(dev), shape=shape, repeats=3 if small else 20):

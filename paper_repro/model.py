@@ -28,6 +28,7 @@ __all__ = [
     "default_model_dir",
     "encode_prompt",
     "load_model",
+    "quiet_transformers",
 ]
 
 DEFAULT_TARGET = "smollm2"

@@ -49,6 +49,8 @@ _M1 = _signed(_hash._M1)
 _M2 = _signed(_hash._M2)
 TWO_M53 = _hash.TWO_M53
 CHUNK_ELEMENTS = 1 << 22  # keys x items raced at once for one distribution and many keys
+DENSE_RECORDS = 2  # WMH records run over every column before the first compaction
+RECORDS_PER_READ = 3  # WMH records between two compactions (each reads one count)
 
 
 def _srl(z, s):
@@ -86,37 +88,54 @@ def gumbel_rows(p, states):
     return torch.argmin(e / p, dim=1)
 
 
+def _advance(j, r, c, w, t, h, live, st_time, st_height):
+    """Record j of the live columns: the kernel's operations on flat or (R, V) tensors (with
+    ``r`` and ``c`` the row and column of each entry, broadcastable). Returns the new time,
+    height and the columns taken at this record."""
+    idx = c + (j << RECORD_SHIFT)
+    t = torch.where(live, t + (-torch.log(uniforms(st_time[r], idx))) / h, t)
+    h = torch.where(live, h * uniforms(st_height[r], idx), h)
+    return t, h, live & (h <= w)
+
+
 def wmh_rows(p, st_time, st_height):
     """The records race per row of ``p`` (R, V) float64 with int64 stream states (R,).
 
     Record j of column i draws index i + (j << 32) from both streams: the waiting time
-    -ln(u_time) / h and the new height h * u_height, the same operations as the kernel. A
-    column is taken at its first record with height <= p_i; it is dropped once its time passes
-    its row's best taking time (it could only take later), and the winner is the lowest column
-    among the earliest takings.
+    -ln(u_time) / h and the new height h * u_height, the same operations as the kernel (t
+    starts at 0, h at 1). A column is taken at its first record with height <= p_i; it is
+    dropped once its time passes its row's best taking time (it could only take later), and
+    the winner is the lowest column among the earliest takings. The first ``DENSE_RECORDS``
+    records run over the whole (R, V) block with no read-back; after that the live columns
+    are compacted (one read of their count) every ``RECORDS_PER_READ`` records. Takings go
+    to a dense (R, V) table and each row's best is its minimum: no contended atomics.
     """
-    n = p.shape[1]
-    cols = torch.arange(n, device=p.device, dtype=torch.int64)
-    t = -torch.log(uniforms(st_time[:, None], cols))  # 0 + wait / 1: the kernel's first record
-    h = uniforms(st_height[:, None], cols)
-    inf = torch.tensor(float("inf"), dtype=torch.float64, device=p.device)
-    taken = torch.where(h <= p, t, inf)  # (R, V): the taking time where known, else inf
-    best = taken.amin(dim=1)
-    live = (p > 0) & (h > p) & (t <= best[:, None])
-    r, c = live.nonzero(as_tuple=True)  # one small read per round: how many remain
-    t, h, w = t[r, c], h[r, c], p[r, c]
-    j = 1
+    rows, n = p.shape
+    dev = p.device
+    r = torch.arange(rows, device=dev)[:, None]
+    c = torch.arange(n, device=dev)[None, :]
+    t = torch.zeros_like(p)
+    h = torch.ones_like(p)
+    live = p > 0
+    taken = torch.full_like(p, torch.inf)
+    j = 0
+    for j in range(DENSE_RECORDS):
+        t, h, now = _advance(j, r, c, p, t, h, live, st_time, st_height)
+        taken = torch.where(now, t, taken)  # a column is taken once, then dead
+        best = taken.amin(dim=1, keepdim=True)
+        live = live & ~now & (t <= best)
+    flat_taken = taken.view(-1)
+    r, c = live.nonzero(as_tuple=True)  # the read: how many (row, column) pairs live on
+    w, t, h = p[r, c], t[r, c], h[r, c]
     while r.numel():
-        idx = c + (j << RECORD_SHIFT)
-        t = t + (-torch.log(uniforms(st_time[r], idx))) / h
-        h = h * uniforms(st_height[r], idx)
-        now = h <= w
-        times = torch.where(now, t, inf)
-        taken.view(-1).scatter_reduce_(0, r * n + c, times, "amin")
-        best.scatter_reduce_(0, r, times, "amin")
-        keep = (~now & (t <= best[r])).nonzero().squeeze(1)
-        r, c, t, h, w = r[keep], c[keep], t[keep], h[keep], w[keep]
-        j += 1
+        live = torch.ones_like(w, dtype=torch.bool)
+        for _ in range(RECORDS_PER_READ):
+            j += 1
+            t, h, now = _advance(j, r, c, w, t, h, live, st_time, st_height)
+            flat_taken.scatter_reduce_(0, r * n + c, torch.where(now, t, torch.inf), "amin")
+            live = live & ~now & (t <= taken.amin(dim=1)[r])
+        keep = live.nonzero().squeeze(1)  # the read
+        r, c, w, t, h = r[keep], c[keep], w[keep], t[keep], h[keep]
     return taken.argmin(dim=1)
 
 
