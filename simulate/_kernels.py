@@ -7,7 +7,7 @@ two-party kernels merely share the per-item hash work between the parties.
 import numpy as np
 from numba import njit
 
-from simulate._hash import uniform_at, word_at, word_to_coarse_gap, word_to_uniform
+from simulate._hash import TWO_M53, uniform_at, word_at, word_to_coarse_gap, word_to_uniform
 
 BLOCK = 256  # items hashed per vectorised pass of the race
 # The race pre-filter skips item i only when 1 - u_i > best * w_i * (1 + PRUNE_MARGIN); since
@@ -116,6 +116,61 @@ def _wmh_column(i, p, q, st_time, st_height, best_a, a, best_b, b):
     return best_a, a, best_b, b
 
 
+@njit(cache=True, inline="always", error_model="numpy")
+def _uniform_by_halves(w):
+    """word_to_uniform(w), bit for bit, from two int32 conversions (which vectorise where a
+    64-bit one does not): k = w >> 11 < 2**53 is hi * 2**22 + lo exactly, hi < 2**31."""
+    k = w >> np.uint64(11)
+    hi = np.float64(np.int32(k >> np.uint64(22)))
+    lo = np.float64(np.int32(k & np.uint64(0x3FFFFF)))
+    return (hi * 4194304.0 + lo + 0.5) * TWO_M53
+
+
+@njit(cache=True, error_model="numpy")
+def _bound_records(i0, m, p, q, worst, st_time, st_height, cols, low, height, out):
+    """Columns i0 .. i0 + m - 1 that may be taken by a time <= ``worst``, into ``out``.
+
+    Record j of a column comes at t_j = t_{j-1} + E_j / h_{j-1} with E_j = -ln u_j >= 1 - u_j
+    >= g_j / 2**31 (g the coarse gap: no logarithm), so sum_k g_k / h_{k-1} (in units of
+    2**-31) bounds t_j from below; the heights h_j are the kernel's own products. Record by
+    record over the columns still in play: a column whose bound passes ``worst`` (with the
+    margin for every rounding) can take nothing in time and is dropped; one whose height falls
+    to a party's weight while its bound is in time goes to ``out`` for the exact run; the rest
+    go on. Returns how many columns are in ``out``.
+    """
+    lim = worst * (1.0 + PRUNE_MARGIN) * TWO_31
+    live = 0
+    for j in range(m):
+        i = i0 + j
+        cols[live] = i
+        low[live] = 0.0
+        height[live] = 1.0
+        live += (p[i] > 0.0) | (q[i] > 0.0)
+    found = 0
+    record = 0
+    while live:
+        shift = record << RECORD_SHIFT
+        for s in range(live):  # vectorised: two hashes per column in play
+            i = cols[s]
+            idx = i + shift
+            low[s] += word_to_coarse_gap(word_at(st_time, idx)) / height[s]
+            height[s] *= _uniform_by_halves(word_at(st_height, idx))
+        kept = 0
+        for s in range(live):
+            i = cols[s]
+            soon = low[s] <= lim
+            takes = soon & ((height[s] <= p[i]) | (height[s] <= q[i]))
+            out[found] = i
+            found += takes
+            cols[kept] = i
+            low[kept] = low[s]
+            height[kept] = height[s]
+            kept += soon & ~takes
+        live = kept
+        record += 1
+    return found
+
+
 @njit(cache=True, error_model="numpy")
 def wmh_records_race(p, q, solo, warm, st_time, st_height, wbuf):
     """Per-column record process of the dart stream, run for both parties.
@@ -126,8 +181,10 @@ def wmh_records_race(p, q, solo, warm, st_time, st_height, wbuf):
     record with height <= w_i, and outputs the column where that happens earliest (ties to
     the lower column). This is the literal dart stream in law (the stream is the embedded
     jump chain of these processes). The columns in ``warm`` (the heaviest) go first so the
-    running best is small at once; a column is abandoned as soon as its time passes every
-    party's best, and the visiting order never changes the result. ``solo`` (one party: q is
+    running best is small at once; the other columns are screened block by block with a
+    logarithm-free lower bound on their record times (:func:`_bound_records`), and only those
+    that may take in time are run exactly, each abandoned as soon as its time passes every
+    party's best. The visiting order never changes the result. ``solo`` (one party: q is
     ignored) runs p's records alone and returns b = n.
     """
     n = p.shape[0]
@@ -137,28 +194,19 @@ def wmh_records_race(p, q, solo, warm, st_time, st_height, wbuf):
     b = n
     for i in warm:
         best_a, a, best_b, b = _wmh_column(i, p, q, st_time, st_height, best_a, a, best_b, b)
+    cols = np.empty(BLOCK, np.int64)
+    low = np.empty(BLOCK)
+    height = np.empty(BLOCK)
     for i0 in range(0, n, BLOCK):
-        m = min(BLOCK, n - i0)
-        # A column's first record comes at t0 = -ln u0 with height h0; when u0 < exp(-best)
-        # for both parties, it already passes both bests. Otherwise, unless h0 takes the
-        # column at once, the next record comes at t1 = t0 + E1 / h0 >= (g0 + g1 / h0) / 2**31
-        # with g the coarse gaps (-ln u >= 1 - u >= g / 2**31), so a column whose bound passes
-        # both bests cannot win either. The thresholds only loosen as the bests fall, so the
-        # block's opening values are safe for the whole block, and the margin absorbs every
-        # rounding of exp, ln and the bound; the exact column run decides the rest.
+        # The bests only fall, so the block's opening value bounds them for the whole block.
         worst = max(best_a, best_b)
-        thr = np.exp(-worst) * (1.0 - PRUNE_MARGIN)
-        lim = worst * (1.0 + PRUNE_MARGIN) * TWO_31
-        hits = 0
-        for j in range(m):  # vectorised: three hashes and the filter
-            i = i0 + j
-            w0 = word_at(st_time, i)
-            h0 = uniform_at(st_height, i)
-            g1 = word_to_coarse_gap(word_at(st_time, i + (1 << RECORD_SHIFT)))
-            soon = word_to_uniform(w0) >= thr
-            keep = soon & ((h0 <= p[i]) | (h0 <= q[i]) | (word_to_coarse_gap(w0) + g1 / h0 <= lim))
-            wbuf[hits] = i
-            hits += keep
+        if worst < np.inf:
+            hits = _bound_records(i0, min(BLOCK, n - i0), p, q, worst, st_time, st_height,
+                                  cols, low, height, wbuf)  # fmt: skip
+        else:  # no party has a best yet (no warm start): every column runs exactly
+            hits = min(BLOCK, n - i0)
+            for j in range(hits):
+                wbuf[j] = i0 + j
         for j in range(hits):
             best_a, a, best_b, b = _wmh_column(
                 np.int64(wbuf[j]), p, q, st_time, st_height, best_a, a, best_b, b
