@@ -59,6 +59,15 @@ DOMAINS = {
     "sd-target": "standard speculative decoding: the target's inverse-CDF draws",
     "sd-draft": "standard speculative decoding: the drafter's inverse-CDF draws",
     "sd-accept": "standard speculative decoding: the ratio test's uniforms",
+    "interactive-alice": "interactive protocol: Alice's draw a ~ p",
+    "interactive-accept": "interactive protocol: the acceptance uniform U (U p_a < q_a)",
+    "interactive-propose": "interactive protocol: Bob's proposal c ~ q, index = trial",
+    "interactive-threshold": "interactive protocol: the residual test p_c < V q_c, V",
+    "quantized-flag": "quantized protocol: Alice's flag (F with probability s)",
+    "quantized-alice": "quantized protocol: Alice's draw from F or the remainder",
+    "quantized-accept": "quantized protocol: Bob's acceptance uniform against F",
+    "quantized-residual": "quantized protocol: Bob's draw from (q - F)+",
+    "quantized-bob": "quantized protocol: Bob's independent draw from q",
 }
 
 
