@@ -1,5 +1,6 @@
-"""Rows of distributions for the one-party samplers, checked in one pass, and the dispatch by
-array type: numpy arrays go to the numba kernels, torch tensors to :mod:`simulate._torch`.
+"""Rows of distributions for the one-party samplers, checked in one pass, and the test that
+dispatches by array type: numpy arrays go to the numba kernels, torch tensors to
+:mod:`simulate._torch` (imported by the callers only when they hold a tensor).
 
 Validation stays :func:`simulate.validation.as_distribution`'s: the one-pass summary of a row
 (how many entries are NaN, infinite or negative, and its sum) only decides that a row is
@@ -19,13 +20,6 @@ def is_tensor(x):
     """Whether ``x`` is a torch tensor; never imports torch (without torch there are none)."""
     torch = sys.modules.get("torch")
     return torch is not None and isinstance(x, torch.Tensor)
-
-
-def torch_backend():
-    """:mod:`simulate._torch`, imported on first use: only callers holding tensors need torch."""
-    from simulate import _torch
-
-    return _torch
 
 
 def clearly_fine(bad, total, normalize):

@@ -33,8 +33,6 @@ import torch
 from simulate import _hash
 from simulate._batch import check_shapes, clearly_fine
 from simulate._kernels import RECORD_SHIFT
-from simulate._prepare import FAITHFUL_DOMAINS
-from simulate.randomness import domain_tag
 from simulate.validation import as_distribution, as_key_array, as_seed
 
 
@@ -172,10 +170,9 @@ def _as_float64_rows(p):
     return p.detach().to(torch.float64)
 
 
-def solo_sample(protocol, p, seed, key, normalize):
-    """One party's samples for tensor input: the torch twin of ``simulate.protocols._solo``."""
-    if protocol not in ("gumbel", "wmh"):
-        raise TypeError(f"{protocol} has no torch backend; pass a numpy array")
+def solo_sample(protocol, p, seed, key, normalize, tags):
+    """One party's samples for tensor input (``gumbel`` or ``wmh``, with the uint64 tags of
+    its domains): the torch twin of ``simulate.protocols._solo``."""
     seed = as_seed(seed)
     keys, device_keys = _key_tensor(key, p.device)
     check_shapes(p.shape, keys.shape)
@@ -185,7 +182,7 @@ def solo_sample(protocol, p, seed, key, normalize):
     if low and low[0] < 0:
         raise ValueError(f"key entries must lie in [0, 2**63), got {int(low[0])}")
     flat = keys.reshape(-1)
-    states = [key_states(seed, domain_tag(d), flat) for d in FAITHFUL_DOMAINS[protocol]]
+    states = [key_states(seed, tag, flat) for tag in tags]
     race = gumbel_rows if protocol == "gumbel" else wmh_rows
     if p.ndim == 2:
         return race(rows, *states)

@@ -15,8 +15,9 @@ position; pass an array of keys for many independent draws at once.
 import numpy as np
 
 from simulate import _kernels
-from simulate._batch import as_rows, is_tensor, torch_backend
-from simulate._prepare import faithful_pairs, solo_draws
+from simulate._batch import as_rows, is_tensor
+from simulate._prepare import FAITHFUL_DOMAINS, faithful_pairs, solo_draws
+from simulate.randomness import domain_tag
 from simulate.validation import as_distribution, as_key_array, as_pair, as_seed
 
 __all__ = [
@@ -32,7 +33,12 @@ __all__ = [
 def _solo(protocol, p, seed, key, normalize):
     """One party's samples, by array type: numba on numpy arrays, torch on tensors."""
     if is_tensor(p):
-        return torch_backend().solo_sample(protocol, p, seed, key, normalize)
+        from simulate import _torch  # only callers holding tensors need torch
+
+        if protocol == "wmh-darts":
+            raise TypeError("wmh_darts_sample has no torch backend; pass a numpy array")
+        tags = [domain_tag(d) for d in FAITHFUL_DOMAINS[protocol]]
+        return _torch.solo_sample(protocol, p, seed, key, normalize, tags)
     seed = as_seed(seed)
     keys = as_key_array(key, "key")
     rows, two_d = as_rows(p, normalize, keys.shape)
@@ -153,7 +159,9 @@ def inverse_cdf_sample(p, u):
     2
     """
     if is_tensor(p):
-        return torch_backend().inverse_cdf_sample(p, u)
+        from simulate import _torch
+
+        return _torch.inverse_cdf_sample(p, u)
     as_distribution(p, normalize=True)  # validation only: the draw is scale-free
     w = np.asarray(p, dtype=np.float64)
     u = float(u)

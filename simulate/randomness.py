@@ -34,7 +34,7 @@ from functools import cache
 import numpy as np
 
 from simulate import _hash
-from simulate._batch import is_tensor, torch_backend
+from simulate._batch import is_tensor
 from simulate.validation import as_key_array, as_seed
 
 __all__ = ["DOMAINS", "domain_tag", "uniform"]
@@ -107,7 +107,9 @@ def uniform(*, seed, key, index, domain):
     [0.0651, 0.0321]
     """
     if is_tensor(key) or is_tensor(index):
-        return torch_backend().uniform(seed, domain_tag(domain), key, index)
+        from simulate import _torch  # only callers holding tensors need torch
+
+        return _torch.uniform(seed, domain_tag(domain), key, index)
     s = as_seed(seed)
     keys = as_key_array(key, "key")
     idx = as_key_array(index, "index")
