@@ -10,6 +10,11 @@ position; pass an array of keys for many independent draws at once.
   :math:`h_k \le p_{i_k}`.
 * :func:`optimal_coupling_sample` and :func:`independent_sample`: the two baselines; the
   maximal coupling needs both distributions in one place.
+
+The one-party samplers take one distribution (V,) with keys of any shape, or rows (R, V) with
+one key per row (a verify block of a decoder), and dispatch by array type: numpy input runs
+the numba kernels on the host, a torch tensor runs :mod:`simulate._torch` on its device and
+returns a tensor there. Both backends implement the same public randomness bit for bit.
 """
 
 import numpy as np
