@@ -1,10 +1,11 @@
 """The accelerator check: DISD, SD and the samplers on a device, with tiny random models.
 
-Run where a GPU exists: ``python3 benchmarks/gpu_check.py`` (default ``--device cuda``);
-``--device cpu`` runs every check on the CPU (CI runs ``--device cpu --small`` as a smoke
-test). Nothing is downloaded: the models are tiny random Llama and Gemma-2 configurations and
-the tokenizer a word-level one built in place (the ``tokenizers`` library), saved to a
-temporary directory so that ``hf:`` drafters load as a user's would.
+Run where a GPU exists, from the repository root: ``PYTHONPATH=. python3
+benchmarks/gpu_check.py [DEVICE]`` (default ``cuda``); ``cpu`` runs every check on the CPU (CI
+runs ``run("cpu", small=True)`` as a smoke test, ``tests/test_gpu_check.py``). Nothing is
+downloaded: the models are tiny random Llama and Gemma-2 configurations and the tokenizer a
+word-level one built in place (the ``tokenizers`` library), saved to a temporary directory so
+that ``hf:`` drafters load as a user's would.
 
 Checks, each printed on its own line:
 
@@ -231,7 +232,7 @@ def run(device="cuda", *, small=False, timing=True, out=print):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--device", default="cuda", help="torch device (default cuda)")
+    parser.add_argument("device", nargs="?", default="cuda", help="torch device (default cuda)")
     parser.add_argument("--small", action="store_true", help="fewer seeds and tokens (CI)")
     parser.add_argument("--no-timing", action="store_true", help="skip the timing rows")
     args = parser.parse_args(argv)
