@@ -12,6 +12,7 @@ from proofs.communication import verify_communication
 from proofs.disd_exact import verify_disd_exact
 from proofs.gumbel_formula import verify_gumbel_formula
 from proofs.lp_optimality import FULL_INSTANCES, MILP_INSTANCES, verify_lp_optimality
+from proofs.multidraft import verify_list_matching
 from proofs.pareto import verify_pareto
 from proofs.symmetric import FULL_EXTENSION, FULL_KS, verify_symmetric_optimality
 from proofs.wmh_formula import verify_wmh_formula
@@ -52,6 +53,17 @@ CLAIMS = {
         else verify_communication()
     ),
     "disd-exact": lambda full: verify_disd_exact(denominator=12 if full else 6),
+    "list-matching": lambda full: (
+        verify_list_matching(
+            symbolic_sizes=(2, 3),
+            denominator=6,
+            drafts=(1, 2, 3, 4, 8),
+            random_pairs=100,
+            random_sizes=(4, 5, 6),
+        )
+        if full
+        else verify_list_matching()
+    ),
 }
 
 

@@ -10,15 +10,19 @@ With :math:`m_i = \min(p_i, q_i)`, :math:`M_i = \max(p_i, q_i)` and
 * Optimal coupling :math:`1 - D`; independent sampling :math:`\sum_i p_i q_i`.
 * Bounds: :math:`\sum_i m_i / (m_i + \sum_j M_j - M_i)` (Gumbel) and
   :math:`(1 - D)/(1 + D)` (worst case over pairs at distance D).
+* The list coupling with K drafts (``"gls"``, :mod:`simulate.multidraft`): Pr[target's item in
+  the list], by :func:`simulate.multidraft.list_matching` (per item: its ``by_item``).
 """
 
 from typing import NamedTuple
 
 import numpy as np
 
+from simulate.multidraft import list_matching
 from simulate.validation import as_choice, as_pair
 
 __all__ = [
+    "LIST_PROTOCOLS",
     "PROTOCOLS",
     "GapSplit",
     "collision_probability",
@@ -36,6 +40,9 @@ __all__ = [
 
 #: Every protocol by name; "wmh-darts" (literal dart throwing) has the law of "wmh" (records).
 PROTOCOLS = ("gumbel", "wmh", "wmh-darts", "optimal", "independent")
+#: Protocols where the second party proposes a list of ``drafts`` items; success is the first
+#: party's item being in the list. Kept apart from PROTOCOLS, which need no ``drafts``.
+LIST_PROTOCOLS = ("gls",)
 
 
 def tv_distance(p, q, *, normalize=False):
@@ -157,8 +164,10 @@ def worst_case_bound(D):
     return (1.0 - D) / (1.0 + D)
 
 
-def per_item_collision(p, q, protocol, *, normalize=False):
-    """Pr[a = b = i] for every item i under ``protocol`` in ``PROTOCOLS``, an (n,) array.
+def per_item_collision(p, q, protocol, *, normalize=False, drafts=None):
+    """Pr[a = b = i] for every item i under ``protocol`` in ``PROTOCOLS``, an (n,) array; for
+    ``"gls"`` (``drafts`` = K, required there and refused elsewhere) Pr[the target's item is i
+    and i is in the list], :func:`simulate.multidraft.list_matching`'s ``by_item``.
 
     * ``gumbel``: :math:`G_i = p_i q_i / \\sum_j \\max(p_i q_j, p_j q_i)` (0 unless
       :math:`p_i q_i > 0`), in O(n log n) as in :func:`gumbel_collision`;
@@ -175,21 +184,36 @@ def per_item_collision(p, q, protocol, *, normalize=False):
     >>> per_item_collision([0.5, 0.5, 0.0], [0.5, 0.0, 0.5], "optimal")
     array([0.5, 0. , 0. ])
     """
-    as_choice(protocol, "protocol", PROTOCOLS)
+    as_choice(protocol, "protocol", PROTOCOLS + LIST_PROTOCOLS)
+    _check_drafts(protocol, drafts)
     p, q = as_pair(p, q, normalize=normalize)
+    if protocol == "gls":
+        return list_matching(p, q, drafts).by_item
     return _ITEMS[protocol](p, q)
 
 
-def collision_probability(p, q, protocol, *, normalize=False):
-    """Exact Pr[a = b] for ``protocol`` in ``PROTOCOLS``: the sum of
-    :func:`per_item_collision` (clipped to 1 against rounding).
+def collision_probability(p, q, protocol, *, normalize=False, drafts=None):
+    """Exact Pr[a = b] for ``protocol`` in ``PROTOCOLS``, or for ``"gls"`` Pr[a in the list of
+    ``drafts`` drafts] (``drafts`` is required for ``"gls"`` and refused for the others): the
+    sum of :func:`per_item_collision` (clipped to 1 against rounding).
 
     Examples
     --------
     >>> collision_probability([1.0, 0.0], [0.5, 0.5], "optimal")
     0.5
+    >>> collision_probability([0.5, 0.5], [0.5, 0.5], "gls", drafts=2)
+    1.0
     """
-    return float(min(1.0, np.sum(per_item_collision(p, q, protocol, normalize=normalize))))
+    items = per_item_collision(p, q, protocol, normalize=normalize, drafts=drafts)
+    return float(min(1.0, np.sum(items)))
+
+
+def _check_drafts(protocol, drafts):
+    """``drafts`` must be given for a list protocol and left out (None) for the others."""
+    if protocol in LIST_PROTOCOLS and drafts is None:
+        raise ValueError(f"protocol {protocol!r} needs drafts=K, the number of drafts")
+    if protocol not in LIST_PROTOCOLS and drafts is not None:
+        raise ValueError(f"drafts applies to {', '.join(LIST_PROTOCOLS)} only, not {protocol!r}")
 
 
 _ITEMS = {
