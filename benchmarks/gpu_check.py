@@ -1,87 +1,246 @@
-"""DISD on a CUDA device: the decoders run unchanged on GPU models and stay drafter-invariant.
+"""The accelerator check: DISD, SD and the samplers on a device, with tiny random models.
 
-Run where a GPU exists: ``python3 benchmarks/gpu_check.py [DEVICE]`` (default cuda; tiny
-random Llamas, no download; ``cpu`` runs the same checks on the CPU).
-For each dtype, DISD-Gumbel and DISD-WMH with three drafters (an early exit with and without an
-adapter, an unrelated model) must give exactly the autoregressive reference's tokens; standard
-SD must run. Prints the CPU-GPU logit difference for the same weights, and every sequence
-that differs from the reference with the position of the first difference (low precision
-makes a multi-token verify pass and one-token steps round differently: floating-point flips).
+Run where a GPU exists, from the repository root: ``PYTHONPATH=. python3
+benchmarks/gpu_check.py [DEVICE]`` (default ``cuda``); ``cpu`` runs every check on the CPU (CI
+runs ``run("cpu", small=True)`` as a smoke test, ``tests/test_gpu_check.py``). Nothing is
+downloaded: the models are tiny random Llama and Gemma-2 configurations and the tokenizer a
+word-level one built in place (the ``tokenizers`` library), saved to a temporary directory so
+that ``hf:`` drafters load as a user's would.
+
+Checks, each printed on its own line:
+
+1. samplers: the torch backend on the device against the numba backend on the host, on the
+   same float64 probabilities (many small-V rows and a few rows at V = 262,144); any
+   disagreement must be a near-tie of the race (``log`` rounded differently);
+2. per model (Llama, Gemma-2) and dtype (float32, bfloat16): the largest logit difference to
+   a float32 CPU copy; DISD (Gumbel and WMH, both decoding backends) with four drafters (an
+   early exit without and with an exit adapter, an unrelated model, an ``hf:`` drafter loaded
+   from disk by ``make_drafter``) against the autoregressive reference of the same backend; a
+   tokenizer mismatch refused; standard SD running;
+3. without ``--small``, two distillation steps of an exit adapter on the device;
+4. timing: the samplers on a verify block of 9 rows at V = 256,000 against copying the block.
+
+A sequence that differs from the reference is printed with its first differing position: in
+low precision a verify pass and one-token steps round the logits differently, which can flip
+a sampled token (a floating-point flip, not a decoder error); float32 shows none on the CPU.
+The exit status is 1 when a sampler disagreement is not a near-tie or a check raises.
 """
 
+import argparse
 import sys
+import tempfile
+import time
+from pathlib import Path
 
 import numpy as np
 import torch
 import transformers
 
-from paper_repro.decoders.autoregressive import autoregressive
-from paper_repro.decoders.disd import disd
-from paper_repro.decoders.standard import standard_sd
-from paper_repro.drafters import ModelDrafter
+from paper_repro.bench import device_block_benchmarks
+from paper_repro.decoders import autoregressive, disd, standard_sd
+from paper_repro.distill import DistillConfig, train_adapters
+from paper_repro.drafters import ModelDrafter, make_drafter
 from paper_repro.exits import build_early_exit, new_adapter
 from paper_repro.lm import CachedLM
+from paper_repro.model import check_device, load_model, quiet_transformers
 from paper_repro.sampling import SamplingConfig
+from simulate import gumbel_sample, uniform, wmh_sample
+
+VOCAB = 512
+NEAR_TIE = 2.0**-48  # relative gap of the two leading race keys below which a flip is a near-tie
+PROMPT = [1, 5, 9, 42, 7]
 
 
-def tiny(seed, layers, dtype, device):
-    cfg = transformers.LlamaConfig(vocab_size=512, hidden_size=128, intermediate_size=256,
-                                   num_hidden_layers=layers, num_attention_heads=4,
-                                   num_key_value_heads=2, max_position_embeddings=256,
-                                   tie_word_embeddings=False)  # fmt: skip
-    torch.manual_seed(seed)
-    model = transformers.LlamaForCausalLM(cfg)
-    with torch.no_grad():
-        model.lm_head.weight.mul_(4.0)
+def word_tokenizer(vocab=VOCAB):
+    """A word-level fast tokenizer over the words w0 .. w{vocab-3} plus <unk> and <eos>."""
+    from tokenizers import Tokenizer, models, pre_tokenizers
+
+    words = {"<unk>": 0, "<eos>": 1} | {f"w{i}": i + 2 for i in range(vocab - 2)}
+    tok = Tokenizer(models.WordLevel(words, unk_token="<unk>"))
+    tok.pre_tokenizer = pre_tokenizers.Whitespace()
+    return transformers.PreTrainedTokenizerFast(
+        tokenizer_object=tok, unk_token="<unk>", eos_token="<eos>"
+    )
+
+
+def tiny(kind, seed, layers, dtype, device, vocab=VOCAB):
+    """A random causal LM (``llama`` or ``gemma2``) with sharpened logits."""
+    common = {"vocab_size": vocab, "hidden_size": 128, "intermediate_size": 256,
+              "num_hidden_layers": layers, "num_attention_heads": 4, "num_key_value_heads": 2,
+              "max_position_embeddings": 256}  # fmt: skip
+    if kind == "llama":
+        cfg = transformers.LlamaConfig(tie_word_embeddings=False, **common)
+        cls = transformers.LlamaForCausalLM
+    else:
+        cfg = transformers.Gemma2Config(head_dim=32, sliding_window=256, **common)
+        cfg._attn_implementation = "eager"  # Gemma-2's soft-capped attention
+        cls = transformers.Gemma2ForCausalLM
+    gen = torch.Generator().manual_seed(seed)
+    with torch.random.fork_rng(devices=[]), torch.no_grad():  # the global generator untouched
+        model = cls(cfg)
+        for p in model.parameters():
+            if p.ndim == 2:  # weight matrices from our generator; norms keep their init
+                p.copy_(0.05 * torch.randn(p.shape, generator=gen))
+        model.get_output_embeddings().weight.mul_(4.0)
     return model.to(dtype=dtype, device=device).eval().requires_grad_(False)
 
 
-def main(device="cuda"):
-    if device.startswith("cuda"):
-        if not torch.cuda.is_available():
-            print("no CUDA device; nothing to check (pass cpu to run the checks on the CPU)")
-            return 0
-        print(torch.cuda.get_device_name(0), "torch", torch.__version__)
-    failures = 0
-    sampling = SamplingConfig(temperature=1.0)
-    prompt = [1, 5, 9, 42, 7]
-    for dtype in (torch.float32, torch.bfloat16):
-        target_model = tiny(0, 6, dtype, device)
-        cpu_logits = CachedLM(tiny(0, 6, torch.float32, "cpu")).logits(prompt, 3)
-        gpu_logits = CachedLM(target_model).logits(prompt, 3)
-        err = float(np.max(np.abs(cpu_logits - gpu_logits)))
-        print(f"{dtype}: max |logit, CPU float32 - {device}| = {err:.3g}")
-        drafters = {
-            "exit2": ModelDrafter(build_early_exit(target_model, 2), "exit2"),
-            "exit3-adapter": ModelDrafter(
-                build_early_exit(target_model, 3, new_adapter(target_model, 3)), "exit3-adapter"
-            ),
-            "other": ModelDrafter(tiny(7, 2, dtype, device), "other"),
-        }
-        for coupling in ("gumbel", "wmh"):
-            for seed in range(4):
-                ref = autoregressive(CachedLM(target_model), prompt, seed=seed,
-                                     max_new_tokens=24, sampling=sampling,
-                                     coupling=coupling).tokens  # fmt: skip
-                for name, drafter in drafters.items():
-                    for gamma in (1, 4):
-                        drafter.reset()
-                        out = disd(CachedLM(target_model), drafter, prompt, seed=seed,
-                                   gamma=gamma, max_new_tokens=24, sampling=sampling,
-                                   coupling=coupling)  # fmt: skip
-                        if out.tokens != ref:  # a verify pass and one-token steps can
-                            failures += 1  # round differently (a floating-point flip)
-                            first = next(i for i, (x, y) in enumerate(zip(out.tokens, ref))
-                                         if x != y)  # fmt: skip
-                            print(f"differs: {dtype} {coupling} seed {seed} {name} "
-                                  f"gamma {gamma} from position {first}")  # fmt: skip
-        sd = standard_sd(CachedLM(target_model), drafters["exit2"], prompt, seed=0, gamma=4,
-                         max_new_tokens=24, sampling=sampling)  # fmt: skip
-        print(f"{dtype}: DISD checks done; SD produced {len(sd.tokens)} tokens, "
-              f"{sd.stats.target_calls} target calls")  # fmt: skip
-    print(f"sequences differing from the reference: {failures} of 96")
-    return 0
+def _race_keys(p, seed, key):
+    """-ln(u) / p of one row (numpy): the Gumbel race's keys, to classify a disagreement."""
+    u = uniform(seed=seed, key=key, index=np.arange(p.size), domain="gumbel")
+    with np.errstate(divide="ignore"):
+        return -np.log(u) / p
+
+
+def check_samplers(device, small, out):
+    """Torch on ``device`` vs numba on the host, same float64 rows; returns bad disagreements."""
+    rng = np.random.default_rng(0)
+    cases = [(int(rng.integers(2, 300)), 64) for _ in range(8 if small else 200)]
+    cases += [(262_144, 2 if small else 8)]
+    bad = 0
+    for name, sampler in (("gumbel", gumbel_sample), ("wmh", wmh_sample)):
+        rows = agree = ties = 0
+        for n, count in cases:
+            z = rng.standard_normal((count, n)) * rng.choice([0.5, 3.0, 12.0])
+            z[rng.random(z.shape) < 0.2] = -np.inf
+            z[:, 0] = np.maximum(z[:, 0], 0.0)
+            p = np.exp(z - z.max(axis=1, keepdims=True))
+            p /= p.sum(axis=1, keepdims=True)
+            keys = rng.integers(0, 2**40, size=count)
+            host = sampler(p, seed=3, key=keys)
+            dev = sampler(torch.tensor(p, device=device), seed=3, key=keys).cpu().numpy()
+            rows += count
+            agree += int(np.sum(host == dev))
+            for r in np.flatnonzero(host != dev):
+                if name == "gumbel":
+                    k = _race_keys(p[r], 3, int(keys[r]))
+                    a, b = k[host[r]], k[dev[r]]
+                    near = abs(a - b) <= NEAR_TIE * min(a, b)
+                else:  # the records race: no closed form to compare, count it as a failure
+                    near = False
+                ties += near
+                bad += not near
+        out(f"[samplers] {name}: torch on {device} equals numba on the host for {agree} of "
+            f"{rows} float64 rows ({rows - agree - ties} beyond near-ties); V up to "
+            f"{max(n for n, _ in cases)}")  # fmt: skip
+    return bad
+
+
+def _save(model, tokenizer, path):
+    with quiet_transformers():
+        model.save_pretrained(path)
+        tokenizer.save_pretrained(path)
+    return str(path)
+
+
+def check_distill(device, tmp, out):
+    """Two distillation steps of an exit adapter on the device (inputs follow the model)."""
+    loaded = load_model(_save(tiny("llama", 0, 4, torch.float32, "cpu"), word_tokenizer(),
+                              tmp / "distill-target"), device=device)  # fmt: skip
+    cfg = DistillConfig(depths=(2,), steps=2, batch=1, seq_len=32, warmup=1, eval_chunks=2)
+    report = train_adapters(loaded, cfg, tmp / "adapters")
+    out(f"[distill] 2 steps on {device}: D_TV of the exit {report[2]['tv_before']:.3f} -> "
+        f"{report[2]['tv_after']:.3f}")  # fmt: skip
+
+
+def check_model(kind, dtype, device, small, tmp, out):
+    """DISD invariance, drafters on the device, SD, for one model and dtype."""
+    tok = word_tokenizer()
+    dtype_name = str(dtype).removeprefix("torch.")
+    name = f"[{kind} {dtype_name}]"
+    target_dir = _save(tiny(kind, 0, 6, torch.float32, "cpu"), tok, tmp / f"{kind}-target")
+    other_dir = _save(tiny(kind, 7, 2, torch.float32, "cpu"), tok, tmp / f"{kind}-other")
+    loaded = load_model(target_dir, dtype=dtype_name, device=device)
+    model = loaded.model
+    reference = CachedLM(load_model(target_dir).model).logits(PROMPT, 3)
+    err = float((reference - CachedLM(model).logits(PROMPT, 3).cpu()).abs().max())
+    out(f"{name} max |logit, CPU float32 - {device} {dtype_name}| = {err:.3g}")
+    drafters = {
+        "exit2": ModelDrafter(build_early_exit(model, 2), "exit2"),
+        "exit3-adapter": ModelDrafter(
+            build_early_exit(model, 3, new_adapter(model, 3)), "exit3-adapter"
+        ),
+        "other": ModelDrafter(tiny(kind, 7, 2, dtype, device), "other"),
+        "hf": make_drafter(f"hf:{other_dir}", loaded),
+    }
+    weight = drafters["hf"].lm.model.get_output_embeddings().weight
+    out(f"{name} hf: drafter loaded on {weight.device} in {weight.dtype} (target's)")
+    other_tok = word_tokenizer(VOCAB - 1)
+    try:
+        _save(tiny(kind, 7, 2, torch.float32, "cpu", VOCAB - 1), other_tok, tmp / "mismatch")
+        make_drafter(f"hf:{tmp / 'mismatch'}", loaded)
+        out(f"{name} FAILED: a drafter with another tokenizer was accepted")
+        return 1, 0, 0
+    except ValueError as exc:
+        out(f"{name} refused as it should: {str(exc)[:70]}...")
+    sampling = SamplingConfig()
+    seeds, tokens, gammas = (range(1), 8, (3,)) if small else (range(4), 24, (1, 4))
+    runs = differ = 0
+    for coupling in ("gumbel", "wmh"):
+        for backend in ("numba", "torch"):
+            for seed in seeds:
+                ref = autoregressive(CachedLM(model), PROMPT, seed=seed, max_new_tokens=tokens,
+                                     sampling=sampling, coupling=coupling,
+                                     backend=backend).tokens  # fmt: skip
+                for dname, drafter in drafters.items():
+                    for gamma in gammas:
+                        got = disd(CachedLM(model), drafter, PROMPT, seed=seed, gamma=gamma,
+                                   max_new_tokens=tokens, sampling=sampling, coupling=coupling,
+                                   backend=backend).tokens  # fmt: skip
+                        runs += 1
+                        if got != ref:
+                            differ += 1
+                            first = next(i for i, (x, y) in enumerate(zip(got, ref)) if x != y)
+                            out(f"{name} differs: {coupling} {backend} seed {seed} {dname} "
+                                f"gamma {gamma} from position {first}")  # fmt: skip
+    sd = standard_sd(CachedLM(model), drafters["hf"], PROMPT, seed=0, gamma=4,
+                     max_new_tokens=tokens, sampling=sampling, backend="torch")  # fmt: skip
+    out(
+        f"{name} DISD: {runs - differ} of {runs} sequences equal the reference; SD (torch "
+        f"rule, hf: drafter): {len(sd.tokens)} tokens in {sd.stats.target_calls} target calls"
+    )
+    return 0, runs, differ
+
+
+def run(device="cuda", *, small=False, timing=True, out=print):
+    """Every check on ``device``; returns a summary dict (failures, sequences, differing)."""
+    dev = check_device(device)
+    where = torch.cuda.get_device_name(dev) if dev.type == "cuda" else "CPU"
+    out(f"device {dev} ({where}), torch {torch.__version__}, transformers "
+        f"{transformers.__version__}, {torch.get_num_threads()} CPU threads")  # fmt: skip
+    start = time.perf_counter()
+    failures = check_samplers(str(dev), small, out)
+    summary = {"sequences": {}, "differing": {}}
+    with tempfile.TemporaryDirectory() as tmp:
+        for kind in ("llama", "gemma2"):
+            for dtype in (torch.float32, torch.bfloat16):
+                bad, runs, differ = check_model(kind, dtype, str(dev), small, Path(tmp), out)
+                label = f"{kind}-{str(dtype).removeprefix('torch.')}"
+                failures += bad
+                summary["sequences"][label] = runs
+                summary["differing"][label] = differ
+        if not small:  # the data is the standard library's docstrings: slow to gather
+            check_distill(str(dev), Path(tmp), out)
+    if timing:
+        shape = (9, 4096) if small else None
+        for row in device_block_benchmarks(str(dev), shape=shape, repeats=3 if small else 20):
+            out(f"[timing] {row.name}: {row.value:.3f} {row.unit} (target {row.target}; "
+                f"{row.baseline})")  # fmt: skip
+    out(f"failures: {failures}; {time.perf_counter() - start:.0f} s")
+    return summary | {"failures": failures}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("device", nargs="?", default="cuda", help="torch device (default cuda)")
+    parser.add_argument("--small", action="store_true", help="fewer seeds and tokens (CI)")
+    parser.add_argument("--no-timing", action="store_true", help="skip the timing rows")
+    args = parser.parse_args(argv)
+    if args.device.startswith("cuda") and not torch.cuda.is_available():
+        print("no CUDA device; nothing to check (pass --device cpu for the CPU)")
+        return 0
+    return 1 if run(args.device, small=args.small, timing=not args.no_timing)["failures"] else 0
 
 
 if __name__ == "__main__":
-    sys.exit(main(*sys.argv[1:2]))
+    sys.exit(main())

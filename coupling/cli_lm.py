@@ -65,7 +65,7 @@ def _cmd_decode(args):
     drafter = None
     if args.method != "autoregressive":
         with user_input():
-            drafter = make_drafter(args.drafter, loaded)
+            drafter = make_drafter(args.drafter, loaded, dtype=args.drafter_dtype)
     prompt = encode_prompt(loaded.tokenizer, args.prompt, chat=args.chat)
     target = CachedLM(loaded.model)
     common = {"seed": args.seed, "max_new_tokens": args.max_new_tokens, "sampling": sampling}
@@ -107,8 +107,9 @@ def _cmd_distill(args):
 
     with user_input():
         depths = tuple(int(d) for d in args.depths.split(","))
-        cfg = DistillConfig(depths=depths, steps=args.steps, batch=args.batch,
-                            seq_len=args.seq_len, lr=args.lr, seed=args.seed)  # fmt: skip
+        given = {"steps": args.steps, "batch": args.batch, "seq_len": args.seq_len,
+                 "lr": args.lr, "seed": args.seed}  # fmt: skip
+        cfg = DistillConfig(depths=depths, **{k: v for k, v in given.items() if v is not None})
     _threads(args.threads)
     loaded = _load_target(args)
     command = "coupling distill " + " ".join(shlex.quote(a) for a in sys.argv[2:])
@@ -200,6 +201,7 @@ def add_parsers(sub):
     dec.add_argument("--coupling", default="gumbel",
                      help="sampler of --method autoregressive: gumbel or wmh")  # fmt: skip
     dec.add_argument("--chat", action="store_true", help="wrap the prompt in the chat template")
+    dec.add_argument("--drafter-dtype", help="dtype of an hf: drafter (default: the target's)")
     dec.add_argument("--json", action="store_true")
     _model_args(dec)
     dec.set_defaults(func=_cmd_decode)
@@ -210,11 +212,13 @@ def add_parsers(sub):
 
     dis = sub.add_parser("distill", help="train early-exit adapters against the target")
     dis.add_argument("--depths", default="8,16")
-    dis.add_argument("--steps", type=int, default=200)
-    dis.add_argument("--batch", type=int, default=2)
-    dis.add_argument("--seq-len", type=int, default=256)
-    dis.add_argument("--lr", type=float, default=5e-4)
-    dis.add_argument("--seed", type=int, default=0)
+    for flag, kind, what in (("--steps", int, "optimiser steps"),
+                             ("--batch", int, "chunks per step"),
+                             ("--seq-len", int, "tokens per chunk"),
+                             ("--lr", float, "peak learning rate"),
+                             ("--seed", int, "data order seed")):  # fmt: skip
+        field = flag[2:].replace("-", "_")
+        dis.add_argument(flag, type=kind, help=f"{what} (default: DistillConfig.{field})")
     dis.add_argument("--out", help="adapter directory (default: the package's adapters/)")
     dis.add_argument("--json", action="store_true")
     _model_args(dis)

@@ -1,11 +1,10 @@
-"""Costs on the real model for ``coupling bench --lm``: a target step, a verify pass, and the
-public randomness per position against the step, all measured in the same run.
+"""Costs on the real model for ``coupling bench --lm``: a target step, verify passes, and the
+samplers' cost per verify block against the pass, all measured in the same run.
 
 Returns :class:`simulate.bench.BenchRow` rows; printing is the CLI's job.
 """
 
 import time
-from functools import partial
 
 import numpy as np
 
@@ -15,28 +14,96 @@ from paper_repro.sampling import SamplingConfig
 from simulate import gumbel_sample, wmh_sample
 from simulate.bench import BenchRow
 
-__all__ = ["lm_benchmarks"]
+__all__ = ["GAMMAS", "device_block_benchmarks", "lm_benchmarks"]
 
 PROMPT = 'def fibonacci(n):\n    """Return the n-th Fibonacci number."""\n'
-VERIFY_DRAFTS = 5
+GAMMAS = (4, 8)  # drafts per verify pass: blocks of gamma + 1 target distributions
+SAMPLERS = {"gumbel": gumbel_sample, "wmh": wmh_sample}
+DEVICE_BLOCK = (9, 256_000)  # a verify block at Gemma-2's vocabulary
+DEVICE_TARGETS = {"gumbel": 0.1, "wmh": 0.5}  # ms per block on an accelerator
 
 
-def _median_ms(fn, repeats):
+def _median_ms(fn, repeats, sync=lambda: None):
     times = []
     for _ in range(repeats):
+        sync()
         t0 = time.perf_counter()
         fn()
+        sync()
         times.append(time.perf_counter() - t0)
     return 1e3 * float(np.median(times))
 
 
+def _block_rows(blocks, pass_ms, repeats, seed, label):
+    """One row per (coupling, gamma, backend): a verify block's samples in one call, numba on a
+    host array, torch on a tensor, as a share of the verify pass of the same size."""
+    import torch
+
+    rows = []
+    for name, sampler in SAMPLERS.items():
+        for gamma, block in blocks.items():
+            keys = np.arange(gamma + 1)
+            inputs = {"numba": (block, keys), "torch": (torch.from_numpy(block),
+                                                        torch.from_numpy(keys))}  # fmt: skip
+            for backend, (p, k) in inputs.items():
+                sampler(p, seed=seed, key=k)  # compile, first use
+                ms = _median_ms(lambda s=sampler, p=p, k=k: s(p, seed=seed, key=k), repeats)
+                rows.append(
+                    BenchRow(
+                        f"{name} block, gamma={gamma}, {backend} on cpu ({label})",
+                        ms,
+                        "ms",
+                        f"verify pass of {gamma + 1} positions ({pass_ms[gamma]:.1f} ms)",
+                        pass_ms[gamma] / ms,
+                        f"< 5% of the pass (here {100 * ms / pass_ms[gamma]:.1f}%)",
+                    )
+                )
+    return rows
+
+
+def device_block_benchmarks(device="cuda", *, shape=None, repeats=20, seed=0):
+    """The samplers on one verify block (float64, ``shape`` rows x V, by default 9 rows at
+    V = 256,000) on ``device``, against copying the same data on the device (the memory
+    floor), in the same run.
+
+    Targets at the default shape: 0.1 ms (Gumbel) and 0.5 ms (WMH) per block on an
+    accelerator.
+    """
+    import torch
+
+    dev = torch.device(device)
+    shape = tuple(shape or DEVICE_BLOCK)
+    sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
+    gen = torch.Generator(device=dev).manual_seed(seed)
+    z = 3.0 * torch.randn(shape, generator=gen, device=dev, dtype=torch.float64)
+    block = torch.softmax(z, dim=1)
+    keys = torch.arange(shape[0], device=dev)
+    copy_ms = _median_ms(lambda: block.clone(), repeats, sync)
+    rows = []
+    for name, sampler in SAMPLERS.items():
+        sampler(block, seed=seed, key=keys)  # first use
+        ms = _median_ms(lambda s=sampler: s(block, seed=seed, key=keys), repeats, sync)
+        rows.append(
+            BenchRow(
+                f"{name} block of {shape[0]} rows, V={shape[1]}, torch on {dev}",
+                ms,
+                "ms",
+                f"copying the block on the device ({copy_ms:.3f} ms)",
+                copy_ms / ms,
+                f"<= {DEVICE_TARGETS[name]} ms" if shape == DEVICE_BLOCK else "-",
+            )
+        )
+    return rows
+
+
 def lm_benchmarks(*, target="smollm2", positions=16, repeats=5, seed=0):
     """Load time (cached files: first in the process, which pays transformers' lazy module
-    imports, and again), ms per one-token step and per verify pass, and the Gumbel and WMH
-    samplers' cost per position as a share of the step (target: under 5%).
+    imports, and again), ms per one-token step and per verify pass of gamma + 1 positions, and
+    the Gumbel and WMH samplers' cost per verify block (both backends) as a share of that pass;
+    with CUDA present, also :func:`device_block_benchmarks`.
 
     ``positions`` real next-token distributions of the target, from greedy steps after a
-    fixed code prompt, feed the samplers; each sampler runs ``repeats`` times per position.
+    fixed code prompt, make the blocks (temperature 1, as the decoders).
     """
     import torch
 
@@ -46,21 +113,13 @@ def lm_benchmarks(*, target="smollm2", positions=16, repeats=5, seed=0):
     context = list(loaded.tokenizer(PROMPT)["input_ids"])
     lm.logits(context, 1)
     dists, steps = [], []
-    for _ in range(positions):  # greedy steps: each feeds one new token through the cache
+    for _ in range(max(positions, max(GAMMAS) + 1)):  # greedy steps through the cache
         t0 = time.perf_counter()
         row = lm.logits(context, 1)[0]
         steps.append(time.perf_counter() - t0)
-        dists.append(SamplingConfig().probs(row))  # temperature 1, as the decoders
-        context = [*context, int(np.argmax(row))]
+        dists.append(SamplingConfig().probs(row.numpy()))
+        context = [*context, int(np.argmax(dists[-1]))]
     step_ms = 1e3 * float(np.median(steps[1:]))
-    drafts = [int(np.argmax(dists[-1]))] * VERIFY_DRAFTS
-
-    def verify():
-        lm.logits(context + drafts, VERIFY_DRAFTS + 1)
-        lm.logits(context, 1)  # roll back, as after a rejection
-
-    verify()  # first use of this input shape
-    verify_ms = _median_ms(verify, repeats) - step_ms
     rows = [
         BenchRow(
             f"load {target}, first in process", loaded.seconds, "s", "none", float("nan"), "< 3 s"
@@ -74,29 +133,30 @@ def lm_benchmarks(*, target="smollm2", positions=16, repeats=5, seed=0):
             float("nan"),
             "-",
         ),
-        BenchRow(
-            f"verify pass, {VERIFY_DRAFTS} drafts",
-            verify_ms,
-            "ms",
-            f"{VERIFY_DRAFTS + 1} one-token steps",
-            (VERIFY_DRAFTS + 1) * step_ms / verify_ms,
-            "-",
-        ),
     ]
-    for name, sampler in (("gumbel", gumbel_sample), ("wmh", wmh_sample)):
-        sampler(dists[0], seed=seed, key=0)  # compile
-        per_position = [
-            _median_ms(partial(sampler, p, seed=seed, key=k), repeats) for k, p in enumerate(dists)
-        ]
-        ms = float(np.mean(per_position))
+    pass_ms = {}
+    for gamma in GAMMAS:
+        drafts = [int(np.argmax(dists[-1]))] * gamma
+
+        def verify(drafts=drafts):
+            lm.logits(context + drafts, len(drafts) + 1)
+            lm.logits(context, 1)  # roll back, as after a rejection
+
+        verify()  # first use of this input shape
+        pass_ms[gamma] = _median_ms(verify, repeats) - step_ms
         rows.append(
             BenchRow(
-                f"{name} sample per position (V={dists[0].size})",
-                ms,
+                f"verify pass, {gamma} drafts",
+                pass_ms[gamma],
                 "ms",
-                "target step",
-                step_ms / ms,
-                f"< 5% of a step (here {100 * ms / step_ms:.1f}%)",
+                f"{gamma + 1} one-token steps",
+                (gamma + 1) * step_ms / pass_ms[gamma],
+                "-",
             )
         )
+    blocks = {g: np.ascontiguousarray(np.stack(dists[: g + 1])) for g in GAMMAS}
+    label = f"V={blocks[GAMMAS[0]].shape[1]}, {torch.get_num_threads()} torch threads"
+    rows += _block_rows(blocks, pass_ms, repeats, seed, label)
+    if torch.cuda.is_available():
+        rows += device_block_benchmarks("cuda", seed=seed)
     return rows

@@ -1,7 +1,10 @@
 """Drafters: anything that, given a context, returns next-token logits.
 
-The interface is one method, ``next_token_logits(context) -> ndarray (V,)`` (float64,
-unnormalised log-probabilities), plus ``reset()`` for a new prompt. Named drafters:
+The interface is one method, ``next_token_logits(context) -> torch.Tensor (V,)``: unnormalised
+log-probabilities (float64) on the target's device, for ``context`` a list of token ids; plus
+``reset()`` for a new prompt. The decoders refuse a drafter whose logits are elsewhere or over
+another vocabulary. Named drafters follow the target: they run on its device, in its dtype
+(``hf:`` drafters may take another dtype, ``make_drafter(..., dtype=...)``):
 
 * ``exit8``, ``exit16``: early exits after 8 or 16 of the target's layers with a trained exit
   adapter (committed in ``paper_repro/adapters``);
@@ -29,6 +32,7 @@ class ModelDrafter:
         self.lm.reset()
 
     def next_token_logits(self, context):
+        """Float64 logits (V,) for the token after ``context``, on the model's device."""
         return self.lm.logits(context, 1)[0]
 
 
@@ -47,14 +51,25 @@ def drafter_names():
     return names
 
 
-def make_drafter(name, target):
-    """Build drafter ``name`` for ``target`` (a :class:`~paper_repro.model.LoadedModel`)."""
+def make_drafter(name, target, *, dtype=None):
+    """Build drafter ``name`` for ``target`` (a :class:`~paper_repro.model.LoadedModel`).
+
+    Exit drafters share the target's layers, so they live on its device in its dtype; an
+    ``hf:`` drafter is loaded onto the target's device, in ``dtype`` (a name such as
+    ``"bfloat16"``; default the target's dtype), and refused unless its tokenizer is the
+    target's.
+    """
     if not isinstance(name, str):
         raise TypeError(f"drafter name must be a str, got {name!r}")
     if name.startswith("hf:"):
-        other = load_model(name[3:])
+        weight = target.model.get_output_embeddings().weight
+        dtype = dtype or str(weight.dtype).removeprefix("torch.")
+        other = load_model(name[3:], dtype=dtype, device=str(weight.device))
         check_same_tokenizer(target.tokenizer, other.tokenizer)
         return ModelDrafter(other.model, name)
+    if dtype is not None:
+        raise ValueError(f"drafter {name!r} shares the target's layers and dtype; "
+                         "a drafter dtype applies to hf: drafters only")  # fmt: skip
     for d in EXIT_DEPTHS:
         if name == f"exit{d}-raw":
             return ModelDrafter(build_early_exit(target.model, d), name)

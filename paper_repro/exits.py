@@ -28,7 +28,13 @@ def _check_layout(target):
 
 
 def new_adapter(target, depth):
-    """A fresh exit adapter for ``depth``: (decoder layer, final-norm copy), from the target."""
+    """A fresh exit adapter for ``depth``: (decoder layer, final-norm copy), from the target,
+    on the target's device and in its dtype, in eval mode.
+
+    Every weight is copied from layer ``depth`` of the target (the MLP cut to half its width),
+    so the layer is built on the meta device and materialised where the target lives: no
+    random initialisation, no draw from torch's global generator.
+    """
     import torch
 
     inner = _check_layout(target)
@@ -38,9 +44,16 @@ def new_adapter(target, depth):
     cfg = copy.deepcopy(target.config)
     width = cfg.intermediate_size // 2  # half the target's MLP: 768 for SmolLM2-135M
     cfg.intermediate_size = width
-    layer = type(inner.layers[0])(cfg, layer_idx=depth)
+    weight = inner.norm.weight
+    with torch.device("meta"):
+        layer = type(inner.layers[0])(cfg, layer_idx=depth)
+    layer = layer.to_empty(device=weight.device).to(weight.dtype)
     source = inner.layers[depth].state_dict()
     own = layer.state_dict()
+    if set(own) != {name for name, _ in layer.named_parameters()} | {
+        name for name, _ in layer.named_buffers()
+    }:
+        raise TypeError(f"{type(layer).__name__} holds state outside its state_dict")
     with torch.no_grad():
         for name, value in own.items():
             src = source[name]
@@ -51,7 +64,7 @@ def new_adapter(target, depth):
             else:
                 value.copy_(src)
     norm = copy.deepcopy(inner.norm)
-    return layer.to(inner.norm.weight.dtype), norm
+    return layer.eval(), norm.eval()
 
 
 def build_early_exit(target, depth, adapter=None):

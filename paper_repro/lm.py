@@ -3,6 +3,7 @@
 Each call passes the whole context. The cache keeps the tokens it has seen; the longest common
 prefix with the new context is kept, the rest of the cache is cropped (rollback after rejected
 drafts) and only the new tokens are fed. A verify pass is one call with ``count = gamma + 1``.
+The logits stay on the model's device (as float64): nothing but token ids crosses to the host.
 """
 
 __all__ = ["CachedLM"]
@@ -41,9 +42,16 @@ class CachedLM:
         """The tokens whose keys and values are in the cache."""
         return list(self._ids)
 
+    @property
+    def device(self):
+        """The torch device of the model's output head, where :meth:`logits` returns."""
+        return self.model.get_output_embeddings().weight.device
+
     def logits(self, context, count=1):
-        """Float64 logits, shape (count, V): row j predicts the token after
-        ``context[:len(context) - count + 1 + j]``."""
+        """Float64 logits, a torch tensor of shape (count, V) on :attr:`device`: row j
+        predicts the token after ``context[:len(context) - count + 1 + j]``.
+
+        ``np.asarray`` reads a CPU result as an array without a copy."""
         import torch
         from transformers import DynamicCache
 
@@ -56,14 +64,13 @@ class CachedLM:
         if keep < len(self._ids):
             self._cache.crop(keep - len(self._ids))  # negative: tokens to drop
         new = context[keep:]
-        device = self.model.get_output_embeddings().weight.device
         with torch.inference_mode():
             out = self.model(
-                input_ids=torch.tensor([new], device=device),
+                input_ids=torch.tensor([new], device=self.device),
                 past_key_values=self._cache,
                 use_cache=True,
                 logits_to_keep=count,
             )
         self.calls += 1
         self._ids = context
-        return out.logits[0, -count:].to(torch.float64).cpu().numpy()
+        return out.logits[0, -count:].to(torch.float64)

@@ -15,6 +15,7 @@ import subprocess
 import sys
 import tempfile
 import zipfile
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,10 +23,12 @@ __all__ = [
     "DEFAULT_TARGET",
     "LoadedModel",
     "cache_dir",
+    "check_device",
     "check_same_tokenizer",
     "default_model_dir",
     "encode_prompt",
     "load_model",
+    "quiet_transformers",
 ]
 
 DEFAULT_TARGET = "smollm2"
@@ -45,6 +48,56 @@ class LoadedModel:
     source: str
     seconds: float
     first_load: bool
+
+
+@contextmanager
+def quiet_transformers():
+    """transformers' warnings and progress bars off inside the block; its logging settings as
+    they were afterwards (library code never changes logging for good)."""
+    from transformers.utils import logging as hf_logging
+
+    verbosity = hf_logging.get_verbosity()
+    bars = hf_logging.is_progress_bar_enabled()
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        hf_logging.set_verbosity(verbosity)
+        if bars:
+            hf_logging.enable_progress_bar()
+
+
+def check_device(device):
+    """The torch device named ``device``, or a one-line ValueError when this machine (or this
+    torch build) has no such device; cheap, so callers run it before any model work.
+
+    Examples
+    --------
+    >>> str(check_device("cpu"))
+    'cpu'
+    """
+    import torch
+
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise ValueError(f"unknown torch device {device!r}: {exc}") from None
+    if dev.type == "cpu":
+        return dev
+    if dev.type == "mps":
+        available, count = torch.backends.mps.is_available(), 1
+    else:
+        backend = getattr(torch, dev.type, None)
+        available = backend is not None and backend.is_available()
+        count = backend.device_count() if available else 0
+    if not available:
+        build = f"torch {torch.__version__}"
+        raise ValueError(f"device {device!r} is not available here ({build} sees no "
+                         f"{dev.type.upper()} device); use --device cpu")  # fmt: skip
+    if dev.index is not None and dev.index >= count:
+        raise ValueError(f"device {device!r} does not exist: {count} {dev.type} device(s)")
+    return dev
 
 
 def cache_dir():
@@ -137,21 +190,21 @@ def load_model(name_or_path=DEFAULT_TARGET, *, dtype="float32", device="cpu", no
     import time
 
     import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-    from transformers.utils import logging as hf_logging
 
-    hf_logging.disable_progress_bar()
-    hf_logging.set_verbosity_error()
     if not isinstance(name_or_path, str) or not name_or_path.strip():
         raise ValueError(f"model name or path must be a non-empty string, got {name_or_path!r}")
     dtypes = {"float32": torch.float32, "bfloat16": torch.bfloat16,
               "float16": torch.float16, "float64": torch.float64}  # fmt: skip
     if dtype not in dtypes:
         raise ValueError(f"dtype must be one of {sorted(dtypes)}, got {dtype!r}")
+    check_device(device)
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
     start = time.perf_counter()
     first = False
     if name_or_path == DEFAULT_TARGET:
-        path, first = default_model_dir(notify or (lambda message: None))
+        with quiet_transformers():
+            path, first = default_model_dir(notify or (lambda message: None))
         source = str(path)
     else:
         source = name_or_path
@@ -159,8 +212,9 @@ def load_model(name_or_path=DEFAULT_TARGET, *, dtype="float32", device="cpu", no
         if looks_local and not Path(name_or_path).exists():
             raise ValueError(f"model path {name_or_path!r} does not exist")
     try:
-        tokenizer = AutoTokenizer.from_pretrained(source)
-        model = AutoModelForCausalLM.from_pretrained(source, dtype=dtypes[dtype])
+        with quiet_transformers():
+            tokenizer = AutoTokenizer.from_pretrained(source)
+            model = AutoModelForCausalLM.from_pretrained(source, dtype=dtypes[dtype])
     except OSError as exc:
         raise ValueError(f"cannot load a causal LM from {name_or_path!r}: {exc}") from exc
     model.to(device)

@@ -27,17 +27,17 @@ INDEPENDENT = 4
 def faithful_trial(proto, rows, warm, stay, seed, tags, key, wbuf):
     """Both parties' outputs for one key; ``rows`` holds the per-protocol weight rows.
 
-    gumbel: p, q, p * 2**31, q * 2**31, with ``warm`` the items to race first.
-    wmh, wmh-darts: p, q (wmh races the ``warm`` columns first).
+    gumbel, wmh, wmh-darts: p, q (gumbel and wmh race the ``warm`` items first).
     optimal: cdf(m), cdf(p - m), cdf(q - m), with ``stay`` = 1 - D.  independent: cdf(p), cdf(q).
     """
     if proto == GUMBEL:
         st = stream_state(seed, tags[0], key)
-        return gumbel_race(rows[0], rows[1], rows[2], rows[3], warm, st, wbuf)
+        return gumbel_race(rows[0], rows[1], False, warm, st, wbuf)
     if proto == WMH:
         return wmh_records_race(
             rows[0],
             rows[1],
+            False,
             warm,
             stream_state(seed, tags[0], key),
             stream_state(seed, tags[1], key),
@@ -56,6 +56,19 @@ def faithful_trial(proto, rows, warm, stay, seed, tags, key, wbuf):
     a = inverse_cdf(rows[0], uniform_at(stream_state(seed, tags[0], key), 0))
     b = inverse_cdf(rows[1], uniform_at(stream_state(seed, tags[1], key), 0))
     return a, b
+
+
+@njit(cache=True, error_model="numpy")
+def solo_trial(proto, p, warm, seed, tags, key, wbuf):
+    """One party's output for one key (gumbel, wmh or wmh-darts on weights ``p``): the same
+    item as :func:`faithful_trial`'s first party, without racing a second one."""
+    st_0 = stream_state(seed, tags[0], key)
+    if proto == GUMBEL:
+        return gumbel_race(p, p, True, warm, st_0, wbuf)[0]
+    st_1 = stream_state(seed, tags[1], key)
+    if proto == WMH:
+        return wmh_records_race(p, p, True, warm, st_0, st_1, wbuf)[0]
+    return wmh_darts(p, st_0, st_1)
 
 
 @njit(cache=True, inline="always", error_model="numpy")
@@ -184,3 +197,24 @@ def fast_pairs(proto, table, scalar, seed, tag, keys, chunk, out_a, out_b):
         for t in range(c * chunk, min(trials, (c + 1) * chunk)):
             st = key_state(base, keys[t])
             out_a[t], out_b[t] = fast_trial(proto, table, scalar, st)
+
+
+@njit(parallel=True, cache=True, error_model="numpy")
+def solo_draws(proto, rows, warm, row_of, seed, tags, keys, chunk, out):
+    """out[t] = one party's sample for keys[t] with weights rows[row_of[t]] (warm items
+    warm[row_of[t]])."""
+    trials = keys.shape[0]
+    for c in prange((trials + chunk - 1) // chunk):
+        wbuf = np.empty(BLOCK, np.uint64)
+        for t in range(c * chunk, min(trials, (c + 1) * chunk)):
+            r = row_of[t]
+            out[t] = solo_trial(proto, rows[r], warm[r], seed, tags, keys[t], wbuf)
+
+
+@njit(cache=True, error_model="numpy")
+def solo_draws_serial(proto, rows, warm, row_of, seed, tags, keys, out):
+    """:func:`solo_draws` on the calling thread, for a few keys (see faithful_pairs_serial)."""
+    wbuf = np.empty(BLOCK, np.uint64)
+    for t in range(keys.shape[0]):
+        r = row_of[t]
+        out[t] = solo_trial(proto, rows[r], warm[r], seed, tags, keys[t], wbuf)

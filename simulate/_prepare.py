@@ -1,4 +1,5 @@
-"""Turn validated distributions into the rows, tables and tags the kernels take."""
+"""Turn validated distributions into the rows, tables and tags the kernels take, and run the
+faithful drivers over flat keys (a few keys on the calling thread, many in parallel)."""
 
 from typing import NamedTuple
 
@@ -24,14 +25,18 @@ FAITHFUL_DOMAINS = {
 
 
 class FaithfulInputs(NamedTuple):
+    """What :func:`simulate._engines.faithful_trial` takes for one pair of distributions."""
+
     code: int
     rows: np.ndarray  # (k, n) float64
-    warm: np.ndarray  # int64 items the Gumbel race visits first (empty for other protocols)
+    warm: np.ndarray  # int64 items the races visit first (empty for other protocols)
     stay: float  # 1 - D for the optimal coupling, else unused
     tags: np.ndarray  # uint64 domain tags
 
 
 class FastInputs(NamedTuple):
+    """What :func:`simulate._engines.fast_trial` takes for one pair of distributions."""
+
     code: int
     table: np.ndarray  # (n, k) float64, one row per item (see _engines.fast_trial)
     scalar: float
@@ -39,6 +44,8 @@ class FastInputs(NamedTuple):
 
 
 WARM_ITEMS = 16  # per party: enough to make the race's running best small at once
+SERIAL_KEYS = 64  # up to this many keys (a token position, a verify block) stay on this thread
+FAITHFUL_CHUNK = 16  # keys per parallel task
 
 
 def _heaviest(p, q):
@@ -51,17 +58,19 @@ def _cdf(w):
     return np.cumsum(w)
 
 
+def _tags(protocol):
+    return np.array([domain_tag(d) for d in FAITHFUL_DOMAINS[protocol]], dtype=np.uint64)
+
+
 def faithful_inputs(protocol, p, q):
+    """The weight rows, warm items, 1 - D and domain tags of ``protocol`` for the validated
+    float64 pair (p, q)."""
     code = PROTOCOL_CODES[protocol]
-    tags = np.array([domain_tag(d) for d in FAITHFUL_DOMAINS[protocol]], dtype=np.uint64)
     stay = 0.0
     warm = np.zeros(0, np.int64)
-    if protocol == "gumbel":
-        rows = np.stack((p, q, p * _kernels.TWO_31, q * _kernels.TWO_31))
-        warm = _heaviest(p, q)
-    elif protocol in ("wmh", "wmh-darts"):
+    if protocol in ("gumbel", "wmh", "wmh-darts"):
         rows = np.stack((p, q))
-        if protocol == "wmh":
+        if protocol != "wmh-darts":
             warm = _heaviest(p, q)
     elif protocol == "optimal":
         m = np.minimum(p, q)
@@ -69,7 +78,41 @@ def faithful_inputs(protocol, p, q):
         rows = np.stack((_cdf(m), _cdf(p - m), _cdf(q - m)))
     else:
         rows = np.stack((_cdf(p), _cdf(q)))
-    return FaithfulInputs(code, np.ascontiguousarray(rows), warm, stay, tags)
+    return FaithfulInputs(code, np.ascontiguousarray(rows), warm, stay, _tags(protocol))
+
+
+def faithful_pairs(protocol, p, q, seed, keys):
+    """Both parties' outputs (a, b), int64 arrays, for flat uint64 ``keys``: the faithful
+    engine's one dispatch, shared by the samplers and :func:`simulate.sample_pairs`."""
+    inputs = faithful_inputs(protocol, p, q)
+    out_a = np.empty(keys.size, np.int64)
+    out_b = np.empty(keys.size, np.int64)
+    args = (inputs.code, inputs.rows, inputs.warm, inputs.stay, seed, inputs.tags, keys)
+    if keys.size <= SERIAL_KEYS:  # waking the thread pool would cost more than the trials
+        _engines.faithful_pairs_serial(*args, out_a, out_b)
+    else:
+        _engines.faithful_pairs(*args, FAITHFUL_CHUNK, out_a, out_b)
+    return out_a, out_b
+
+
+def solo_draws(protocol, rows, row_of, seed, keys):
+    """One party's samples (``gumbel``, ``wmh`` or ``wmh-darts``): key ``keys[t]`` on the
+    validated float64 row ``rows[row_of[t]]``; an int64 array like ``keys``.
+
+    Only what one party needs: the rows as given (no copy), no second party's rows or races,
+    and for a warm start each row's heaviest item alone (one vectorised pass; a top 16 by
+    partition would cost more than the race it speeds up)."""
+    warm = np.zeros((rows.shape[0], 0 if protocol == "wmh-darts" else 1), np.int64)
+    if warm.shape[1]:
+        for r in range(rows.shape[0]):
+            warm[r, 0] = np.argmax(rows[r])
+    out = np.empty(keys.size, np.int64)
+    args = (PROTOCOL_CODES[protocol], rows, warm, row_of, seed, _tags(protocol), keys)
+    if keys.size <= SERIAL_KEYS:
+        _engines.solo_draws_serial(*args, out)
+    else:
+        _engines.solo_draws(*args, FAITHFUL_CHUNK, out)
+    return out
 
 
 def _alias(w):

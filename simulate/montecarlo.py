@@ -25,7 +25,13 @@ import numpy as np
 from scipy.stats import norm
 
 from simulate import _engines
-from simulate._prepare import FAITHFUL_DOMAINS, faithful_inputs, fast_inputs
+from simulate._prepare import (
+    FAITHFUL_CHUNK,
+    FAITHFUL_DOMAINS,
+    faithful_inputs,
+    faithful_pairs,
+    fast_inputs,
+)
 from simulate.exact import LIST_PROTOCOLS, PROTOCOLS, _check_drafts
 from simulate.multidraft import _as_k, _match_count, _match_pairs
 from simulate.validation import (
@@ -50,7 +56,6 @@ __all__ = [
 
 ENGINES = ("fast", "faithful")
 CONFIDENCE = 0.95
-FAITHFUL_CHUNK = 16
 FAST_CHUNK = 1 << 16
 #: Keys lie in [0, KEY_SPACE): ``estimate(..., trials, key=k)`` needs k + trials <= KEY_SPACE.
 KEY_SPACE = 2**63
@@ -262,24 +267,12 @@ def sample_pairs(p, q, protocol, *, seed, key, engine="faithful", normalize=Fals
         if keys.ndim == 0:
             return int(out_a[0]), int(out_b[0])
         return out_a.reshape(keys.shape), out_b.reshape(keys.shape)
-    out_a = np.empty(flat.size, np.int64)
-    out_b = np.empty(flat.size, np.int64)
     if engine == "faithful":
-        inp = faithful_inputs(protocol, p, q)
-        _engines.faithful_pairs(
-            inp.code,
-            inp.rows,
-            inp.warm,
-            inp.stay,
-            seed,
-            inp.tags,
-            flat,
-            FAITHFUL_CHUNK,
-            out_a,
-            out_b,
-        )
+        out_a, out_b = faithful_pairs(protocol, p, q, seed, flat)
     else:
         inp = fast_inputs(protocol, p, q)
+        out_a = np.empty(flat.size, np.int64)
+        out_b = np.empty(flat.size, np.int64)
         _engines.fast_pairs(
             inp.code, inp.table, inp.scalar, seed, inp.tag, flat, FAST_CHUNK, out_a, out_b
         )

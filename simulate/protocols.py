@@ -10,12 +10,19 @@ position; pass an array of keys for many independent draws at once.
   :math:`h_k \le p_{i_k}`.
 * :func:`optimal_coupling_sample` and :func:`independent_sample`: the two baselines; the
   maximal coupling needs both distributions in one place.
+
+The one-party samplers take one distribution (V,) with keys of any shape, or rows (R, V) with
+one key per row (a verify block of a decoder), and dispatch by array type: numpy input runs
+the numba kernels on the host, a torch tensor runs :mod:`simulate._torch` on its device and
+returns a tensor there. Both backends implement the same public randomness bit for bit.
 """
 
 import numpy as np
 
-from simulate import _engines, _kernels
-from simulate._prepare import faithful_inputs
+from simulate import _kernels
+from simulate._batch import as_rows, is_tensor
+from simulate._prepare import FAITHFUL_DOMAINS, faithful_pairs, solo_draws
+from simulate.randomness import domain_tag
 from simulate.validation import as_distribution, as_key_array, as_pair, as_seed
 
 __all__ = [
@@ -27,52 +34,70 @@ __all__ = [
     "wmh_sample",
 ]
 
-_CHUNK = 64
 
+def _solo(protocol, p, seed, key, normalize):
+    """One party's samples, by array type: numba on numpy arrays, torch on tensors."""
+    if is_tensor(p):
+        from simulate import _torch  # only callers holding tensors need torch
 
-def _run_pairs(protocol, p, q, seed, key):
+        if protocol == "wmh-darts":
+            raise TypeError("wmh_darts_sample has no torch backend; pass a numpy array")
+        tags = [domain_tag(d) for d in FAITHFUL_DOMAINS[protocol]]
+        return _torch.solo_sample(protocol, p, seed, key, normalize, tags)
     seed = as_seed(seed)
     keys = as_key_array(key, "key")
+    rows, two_d = as_rows(p, normalize, keys.shape)
     flat = np.ascontiguousarray(keys.reshape(-1))
-    inputs = faithful_inputs(protocol, p, q)
-    out_a = np.empty(flat.size, np.int64)
-    out_b = np.empty(flat.size, np.int64)
-    args = (inputs.code, inputs.rows, inputs.warm, inputs.stay, seed, inputs.tags, flat)
-    if flat.size <= _CHUNK:  # a token position: stay on this thread
-        _engines.faithful_pairs_serial(*args, out_a, out_b)
-    else:
-        _engines.faithful_pairs(*args, _CHUNK, out_a, out_b)
+    row_of = np.arange(flat.size) if two_d else np.zeros(flat.size, np.int64)
+    out = solo_draws(protocol, rows, row_of, seed, flat)
+    return int(out[0]) if keys.ndim == 0 else out.reshape(keys.shape)
+
+
+def _pairs(protocol, p, q, seed, key):
+    keys = as_key_array(key, "key")
+    out_a, out_b = faithful_pairs(protocol, p, q, as_seed(seed), keys.reshape(-1))
     if keys.ndim == 0:
         return int(out_a[0]), int(out_b[0])
     return out_a.reshape(keys.shape), out_b.reshape(keys.shape)
 
 
 def gumbel_sample(p, *, seed, key, normalize=False):
-    """The exponential-race sample :math:`\\arg\\min_i E_i/p_i` of one party.
+    """The exponential-race sample :math:`\\arg\\min_i E_i/p_i` of one party,
+    :math:`E_i = -\\ln u(\\text{seed}, \\text{gumbel}, \\text{key}, i)`.
+
+    Ties break to the lowest index; items with :math:`p_i = 0` never win. On numpy input the
+    numba race runs (a pre-filter skips items that provably cannot win); on a torch tensor
+    the whole row is raced on its device (:mod:`simulate._torch`), with uniforms bit for bit
+    the same and, for float64 input, the same item wherever the device's ``log`` rounds the
+    two leading candidates like the host's (module notes of :mod:`simulate._torch`).
 
     Parameters
     ----------
-    p : array_like, shape (n,)
-        The party's distribution.
+    p : array_like or torch.Tensor, shape (V,) or (R, V)
+        The party's distribution, or R distributions, one per row.
     seed : int
         Public seed shared by the parties.
-    key : int or array of ints
-        Trial number or token position; the output has the shape of ``key``.
+    key : int, array of ints or integer tensor
+        Trial number or token position. With one distribution the output has the shape of
+        ``key``; with rows, ``key`` has shape (R,) and row r is sampled with ``key[r]``.
     normalize : bool
-        Rescale ``p`` to sum to 1 instead of rejecting it.
+        Rescale each distribution to sum to 1 instead of rejecting it.
 
     Returns
     -------
-    int or ndarray of int64
-        Ties break to the lowest index; items with :math:`p_i = 0` never win.
+    int, ndarray of int64 or torch.Tensor of int64
+        A Python int for one distribution and a scalar key, else an array of the shape above.
+        A tensor ``p`` gives a tensor on its device (reading it on the host is the caller's
+        choice, the only synchronisation besides validation's one small read).
 
     Examples
     --------
     >>> gumbel_sample([0.0, 1.0, 0.0], seed=7, key=3)
     1
+    >>> gumbel_sample([[0.5, 0.5], [0.0, 1.0]], seed=7, key=[3, 4]).tolist()
+    [0, 1]
     """
-    p = as_distribution(p, normalize=normalize)
-    return _run_pairs("gumbel", p, p, seed, key)[0]
+    return _solo("gumbel", p, seed, key, normalize)
 
 
 def wmh_sample(p, *, seed, key, normalize=False):
@@ -81,29 +106,32 @@ def wmh_sample(p, *, seed, key, normalize=False):
     The dart stream is generated per column as its record process: only the darts that lower
     the column's record, O(log 1/p_i) each, abandoned once they cannot win (protocol
     ``"wmh"``). :func:`wmh_darts_sample` throws the literal stream instead; the two are equal in
-    law, not draw for draw, and use different public domains.
+    law, not draw for draw, and use different public domains. A torch tensor runs the record
+    process on its device, one record of every column still able to win per round.
+
+    Parameters and returns as in :func:`gumbel_sample`.
 
     Examples
     --------
     >>> wmh_sample([0.0, 1.0], seed=1, key=0)
     1
     """
-    p = as_distribution(p, normalize=normalize)
-    return _run_pairs("wmh", p, p, seed, key)[0]
+    return _solo("wmh", p, seed, key, normalize)
 
 
 def wmh_darts_sample(p, *, seed, key, normalize=False):
     """Weighted MinHash by literal dart throwing (protocol ``"wmh-darts"``): dart k lands in
     column floor(u n) at height u' (domains ``wmh-dart-item``, ``wmh-dart-height``) and the
     sample is the column of the first dart with height <= p[column]; about n darts a sample.
+    Numpy input only (a reference procedure, not a device path); rows as in
+    :func:`wmh_sample`.
 
     Examples
     --------
     >>> wmh_darts_sample([0.0, 1.0], seed=1, key=0)
     1
     """
-    p = as_distribution(p, normalize=normalize)
-    return _run_pairs("wmh-darts", p, p, seed, key)[0]
+    return _solo("wmh-darts", p, seed, key, normalize)
 
 
 def optimal_coupling_sample(p, q, *, seed, key, normalize=False):
@@ -113,24 +141,32 @@ def optimal_coupling_sample(p, q, *, seed, key, normalize=False):
     b come from :math:`(p - m)/D` and :math:`(q - m)/D`, which have disjoint supports.
     """
     p, q = as_pair(p, q, normalize=normalize)
-    return _run_pairs("optimal", p, q, seed, key)
+    return _pairs("optimal", p, q, seed, key)
 
 
 def independent_sample(p, q, *, seed, key, normalize=False):
     """Independent draws a ~ p and b ~ q (separate domains): Pr[a = b] = sum p_i q_i."""
     p, q = as_pair(p, q, normalize=normalize)
-    return _run_pairs("independent", p, q, seed, key)
+    return _pairs("independent", p, q, seed, key)
 
 
 def inverse_cdf_sample(p, u):
     """The inverse-CDF draw of ``p`` at ``u`` in [0, 1): the smallest i with
     ``cumsum(p)[i] > u * sum(p)``; an item of zero mass is never returned.
 
+    ``p`` need not be normalised (the draw is scale-free). A torch tensor ``p`` of shape (V,)
+    or (R, V) with ``u`` a float or a float64 tensor of shape () or (R,) draws on the device
+    and returns an int64 tensor there.
+
     Examples
     --------
     >>> inverse_cdf_sample([0.25, 0.0, 0.75], 0.5)
     2
     """
+    if is_tensor(p):
+        from simulate import _torch
+
+        return _torch.inverse_cdf_sample(p, u)
     as_distribution(p, normalize=True)  # validation only: the draw is scale-free
     w = np.asarray(p, dtype=np.float64)
     u = float(u)

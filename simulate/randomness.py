@@ -34,6 +34,7 @@ from functools import cache
 import numpy as np
 
 from simulate import _hash
+from simulate._batch import is_tensor
 from simulate.validation import as_key_array, as_seed
 
 __all__ = ["DOMAINS", "domain_tag", "uniform"]
@@ -99,8 +100,18 @@ def uniform(*, seed, key, index, domain):
     Returns
     -------
     float, or ndarray of float64 of the broadcast shape of ``key`` and ``index`` when either is
-    an array; strictly in (0, 1).
+    an array; strictly in (0, 1). When ``key`` or ``index`` is an integer torch tensor, a
+    float64 tensor on its device, bit for bit the same values (:mod:`simulate._torch`).
+
+    Examples
+    --------
+    >>> uniform(seed=0, key=[0, 1], index=0, domain="gumbel").round(4).tolist()
+    [0.0651, 0.0321]
     """
+    if is_tensor(key) or is_tensor(index):
+        from simulate import _torch  # only callers holding tensors need torch
+
+        return _torch.uniform(seed, domain_tag(domain), key, index)
     s = as_seed(seed)
     keys = as_key_array(key, "key")
     idx = as_key_array(index, "index")

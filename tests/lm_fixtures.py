@@ -21,3 +21,25 @@ def tiny_llama(seed, layers=4, vocab=VOCAB, scale=1.0):
     model.eval()
     model.requires_grad_(False)
     return model
+
+
+def word_tokenizer(vocab=VOCAB):
+    """A word-level fast tokenizer over w0 .. w{vocab-3}, <unk> and <eos>, built offline."""
+    from tokenizers import Tokenizer, models, pre_tokenizers
+
+    words = {"<unk>": 0, "<eos>": 1} | {f"w{i}": i + 2 for i in range(vocab - 2)}
+    tok = Tokenizer(models.WordLevel(words, unk_token="<unk>"))
+    tok.pre_tokenizer = pre_tokenizers.Whitespace()
+    return transformers.PreTrainedTokenizerFast(
+        tokenizer_object=tok, unk_token="<unk>", eos_token="<eos>"
+    )
+
+
+def saved_tiny_model(path, seed, vocab=VOCAB):
+    """A tiny Llama and its word-level tokenizer saved in ``path`` (returned as a str)."""
+    from paper_repro.model import quiet_transformers
+
+    with quiet_transformers():
+        tiny_llama(seed, layers=2, vocab=vocab).save_pretrained(path)
+        word_tokenizer(vocab).save_pretrained(path)
+    return str(path)

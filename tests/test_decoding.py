@@ -1,5 +1,6 @@
 """Decoders on tiny random Llamas: DISD reproduces the reference token for token, SD and DISD
-follow the target's law, wrong rules are caught, caches roll back, edge cases behave."""
+follow the target's law, wrong rules are caught, caches roll back, edge cases behave. Every
+rule runs on both sampling backends: numba on host arrays and torch on the tensors' device."""
 
 import numpy as np
 import pytest
@@ -13,6 +14,7 @@ from paper_repro.lm import CachedLM
 from paper_repro.sampling import SamplingConfig
 
 PROMPT = [3, 1, 4, 1, 5]
+BACKENDS = ("numba", "torch")
 #: goodness-of-fit tests reject at this p-value: a correct decoder fails once in 10^4 runs
 GOF_ALPHA = 1e-4
 
@@ -39,28 +41,66 @@ def _exact_first_token(model, prompt):
     return torch.softmax(logits, -1).numpy()
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("coupling", ["gumbel", "wmh"])
-def test_disd_equals_reference_for_every_seed_and_drafter(target_model, drafters, coupling):
+def test_disd_equals_reference_for_every_seed_and_drafter(target_model, drafters, coupling,
+                                                          backend):  # fmt: skip
     target = CachedLM(target_model)
     s = SamplingConfig()
     for seed in range(12):
         ref = autoregressive(target, PROMPT, seed=seed, max_new_tokens=10, sampling=s,
-                             coupling=coupling).tokens  # fmt: skip
+                             coupling=coupling, backend=backend).tokens  # fmt: skip
         for name, d in drafters.items():
             for gamma in (1, 3, 8):
                 got = disd(target, d, PROMPT, seed=seed, gamma=gamma, max_new_tokens=10,
-                           sampling=s, coupling=coupling)  # fmt: skip
+                           sampling=s, coupling=coupling, backend=backend)  # fmt: skip
                 assert got.tokens == ref, (seed, name, gamma)
                 assert got.stats.tokens == 10
 
 
-def test_sd_depends_on_drafter_for_fixed_seed(target_model, drafters):
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_sd_depends_on_drafter_for_fixed_seed(target_model, drafters, backend):
     target = CachedLM(target_model)
     s = SamplingConfig()
     outs = {name: tuple(tuple(standard_sd(target, d, PROMPT, seed=seed, gamma=3, max_new_tokens=10,
-                                    sampling=s).tokens) for seed in range(8))
+                                    sampling=s, backend=backend).tokens) for seed in range(8))
             for name, d in drafters.items()}  # fmt: skip
     assert len(set(outs.values())) > 1
+
+
+@pytest.mark.parametrize("rule", ["sd", "disd-gumbel", "disd-wmh"])
+def test_verify_block_is_the_same_on_both_backends(rule):
+    """On the same float64 blocks the torch rule's (accepted, token) is the numba rule's."""
+    rng = np.random.default_rng(0)
+    make = {"sd": lambda b: StandardRule(7, backend=b),
+            "disd-gumbel": lambda b: DisdRule(7, "gumbel", b),
+            "disd-wmh": lambda b: DisdRule(7, "wmh", b)}[rule]  # fmt: skip
+    seen = set()
+    for trial in range(200):
+        g = int(rng.integers(0, 5))
+        P = rng.dirichlet(np.full(VOCAB, 0.3), size=g + 1)
+        Q = 0.5 * P[:g] + 0.5 * rng.dirichlet(np.full(VOCAB, 0.3), size=g)
+        drafts = [make("numba").draft(Q[j], 3 * trial + j) for j in range(g)]
+        got = make("torch").verify_block(torch.from_numpy(P), torch.from_numpy(Q), drafts,
+                                         3 * trial)  # fmt: skip
+        assert got == make("numba").verify_block(P, Q, drafts, 3 * trial)
+        if rule != "sd":  # DISD emits the target's own sample at the first mismatch
+            assert got[1] == make("numba").sample(P[got[0]], 3 * trial + got[0])
+        seen.add(got[0] == g)
+    assert seen == {True, False}  # both full blocks and rejections were checked
+
+
+def test_drafter_elsewhere_is_refused(target_model):
+    class HostDrafter:
+        def reset(self):
+            pass
+
+        def next_token_logits(self, context):
+            return np.zeros(VOCAB)
+
+    with pytest.raises(ValueError, match="drafter gave a numpy array over 24 tokens"):
+        disd(CachedLM(target_model), HostDrafter(), PROMPT, seed=0, gamma=2, max_new_tokens=4,
+             sampling=SamplingConfig())  # fmt: skip
 
 
 def _first_token_counts(target, drafter, rule_factory, runs):
@@ -82,18 +122,23 @@ def _gof_pvalue(counts, p):
     return stats.chisquare(obs, exp).pvalue
 
 
-@pytest.mark.parametrize("rule", ["sd", "disd-gumbel", "disd-wmh"])
-def test_first_drafted_token_follows_target_law(target_model, drafters, rule):
-    factory = {"sd": StandardRule, "disd-gumbel": lambda s: DisdRule(s, "gumbel"),
-               "disd-wmh": lambda s: DisdRule(s, "wmh")}[rule]  # fmt: skip
+@pytest.mark.parametrize(
+    ("rule", "backend"),
+    [("sd", "numba"), ("sd", "torch"), ("disd-gumbel", "numba"), ("disd-wmh", "numba")],
+)  # DISD's torch rule draws what its numba rule draws (test_verify_block_is_the_same...)
+def test_first_drafted_token_follows_target_law(target_model, drafters, rule, backend):
+    factory = {"sd": lambda s: StandardRule(s, backend=backend),
+               "disd-gumbel": lambda s: DisdRule(s, "gumbel", backend),
+               "disd-wmh": lambda s: DisdRule(s, "wmh", backend)}[rule]  # fmt: skip
     p = _exact_first_token(target_model, PROMPT)
     counts = _first_token_counts(CachedLM(target_model), drafters["other"], factory, 3000)
     assert _gof_pvalue(counts, p) > GOF_ALPHA
 
 
-def test_wrong_residual_is_detected(target_model, drafters):
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_wrong_residual_is_detected(target_model, drafters, backend):
     p = _exact_first_token(target_model, PROMPT)
-    wrong = lambda seed: StandardRule(seed, residual_fn=lambda p, q: p)  # noqa: E731
+    wrong = lambda seed: StandardRule(seed, residual_fn=lambda p, q: p, backend=backend)  # noqa: E731
     counts = _first_token_counts(CachedLM(target_model), drafters["other"], wrong, 3000)
     assert _gof_pvalue(counts, p) < GOF_ALPHA
 

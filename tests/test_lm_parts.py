@@ -127,3 +127,125 @@ def test_monte_carlo_z_uses_the_exact_standard_error():
     row = {"gumbel_exact": 4e-5, "gumbel_mc": 0.0, "gumbel_se": 0.0,
            "wmh_exact": 0.5, "wmh_mc": 0.5, "wmh_se": 0.0035}  # fmt: skip
     assert _max_z([row], 20_000) == pytest.approx(4e-5 / np.sqrt(4e-5 * (1 - 4e-5) / 20_000))
+
+
+@pytest.mark.parametrize(
+    "cfg",
+    [
+        SamplingConfig(),
+        SamplingConfig(temperature=0.6),
+        SamplingConfig(top_k=1),
+        SamplingConfig(top_k=3),
+        SamplingConfig(top_k=4, top_p=0.8),
+        SamplingConfig(top_p=0.5),
+        SamplingConfig(top_p=0.999),
+        SamplingConfig(greedy=True),
+    ],
+    ids=repr,
+)
+def test_sampling_on_tensors_matches_numpy(cfg):
+    """Same kept set and, to rounding, the same probabilities, on rows with ties at the top-k
+    boundary, ties at the top-p cut and -inf logits; rows of a block as rows alone."""
+    rng = np.random.default_rng(0)
+    rows = [np.array([2.0, 1.0, 1.0, 1.0, 0.0, -np.inf]),  # ties across the top-k boundary
+            np.log(np.array([0.4, 0.1, 0.2, 0.2, 0.1])),  # the top-p cut falls inside a tie
+            np.array([0.0, 0.0, 0.0, 0.0])]  # fmt: skip
+    rows += [np.round(rng.standard_normal(50) * 2) for _ in range(20)]
+    rows += [rng.standard_normal(300) * 4 for _ in range(20)]
+    for z in rows:
+        want = cfg.probs(z)
+        got = cfg.probs(torch.from_numpy(z))
+        assert got.dtype == torch.float64
+        assert np.array_equal(got.numpy() > 0, want > 0), z
+        np.testing.assert_allclose(got.numpy(), want, rtol=1e-12, atol=0)
+        block = cfg.probs(torch.from_numpy(np.stack([z, z[::-1]])))
+        np.testing.assert_allclose(block.numpy()[1], cfg.probs(z[::-1]), rtol=1e-12, atol=0)
+    assert cfg.probs(torch.tensor([0.0, 1.0, 1.0], dtype=torch.float32)).dtype == torch.float64
+
+
+def test_bad_logit_tensors_are_refused():
+    with pytest.raises(ValueError, match="non-finite logit nan at token 1 of row 1"):
+        SamplingConfig().probs(torch.tensor([[0.0, 1.0], [0.0, float("nan")]]))
+    with pytest.raises(ValueError, match="every logit is -inf"):
+        SamplingConfig().probs(torch.full((2, 3), -float("inf")))
+
+
+def test_adapter_follows_the_target_and_leaves_the_global_generator_alone():
+    model = tiny_llama(2).to(torch.bfloat16)
+    state = torch.random.get_rng_state()
+    layer, norm = new_adapter(model, 2)
+    assert torch.equal(torch.random.get_rng_state(), state)
+    for module in (layer, norm):
+        weights = list(module.parameters())
+        assert {(w.dtype, w.device) for w in weights} == {(torch.bfloat16, torch.device("cpu"))}
+        assert not module.training
+    source = model.model.layers[2]
+    assert torch.equal(layer.self_attn.q_proj.weight, source.self_attn.q_proj.weight)
+    assert torch.equal(layer.mlp.down_proj.weight, source.mlp.down_proj.weight[:, :32])
+
+
+def test_device_check_is_one_line_and_early():
+    from paper_repro.model import check_device
+
+    assert str(check_device("cpu")) == "cpu"
+    with pytest.raises(ValueError, match="unknown torch device 'gpu0'"):
+        check_device("gpu0")
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="'cuda' is not available here") as info:
+            load_model("/no/such/model", device="cuda")  # refused before the path is read
+        assert "\n" not in str(info.value)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="the machine has CUDA")
+def test_cli_refuses_cuda_without_cuda(capsys):
+    from coupling.cli import main
+
+    assert main(["decode", "--prompt", "hi", "--method", "autoregressive",
+                 "--device", "cuda"]) == 2  # fmt: skip
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("coupling decode: error: device 'cuda' is not available here")
+    assert "\n" not in err
+
+
+def test_transformers_logging_is_restored(tmp_path):
+    from transformers.utils import logging as hf_logging
+
+    from paper_repro.model import quiet_transformers
+
+    hf_logging.set_verbosity_info()
+    try:
+        with quiet_transformers():
+            assert hf_logging.get_verbosity() == hf_logging.ERROR
+            assert not hf_logging.is_progress_bar_enabled()
+        assert hf_logging.get_verbosity() == hf_logging.INFO
+        assert hf_logging.is_progress_bar_enabled()
+    finally:
+        hf_logging.set_verbosity_warning()
+
+
+def test_hf_drafter_follows_the_target_and_refuses_another_tokenizer(tmp_path):
+    from lm_fixtures import saved_tiny_model
+
+    from paper_repro.drafters import make_drafter
+
+    target = load_model(saved_tiny_model(tmp_path / "t", seed=0), dtype="bfloat16")
+    drafter = make_drafter(f"hf:{saved_tiny_model(tmp_path / 'd', seed=1)}", target)
+    weight = drafter.lm.model.get_output_embeddings().weight
+    assert (weight.dtype, weight.device) == (torch.bfloat16, torch.device("cpu"))
+    logits = drafter.next_token_logits([1, 2, 3])
+    assert logits.dtype == torch.float64 and logits.shape == (24,)
+    wide = make_drafter(f"hf:{tmp_path / 'd'}", target, dtype="float32")
+    assert wide.lm.model.get_output_embeddings().weight.dtype == torch.float32
+    with pytest.raises(ValueError, match="tokenizers differ"):
+        make_drafter(f"hf:{saved_tiny_model(tmp_path / 'o', seed=2, vocab=23)}", target)
+    with pytest.raises(ValueError, match="hf: drafters only"):
+        make_drafter("exit8-raw", target, dtype="float32")
+
+
+def test_distill_defaults_are_one_value():
+    from coupling.cli import build_parser
+    from paper_repro.distill import DistillConfig
+
+    args = build_parser().parse_args(["distill"])
+    assert args.steps is None  # the command falls back to DistillConfig
+    assert DistillConfig().steps == 200  # what the committed adapters were trained with

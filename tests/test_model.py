@@ -24,7 +24,8 @@ def test_default_target_loads_with_documented_shape(loaded):
     assert loaded.tokenizer.chat_template
 
 
-def test_disd_invariance_on_the_real_model(loaded):
+@pytest.mark.parametrize("backend", ["numba", "torch"])
+def test_disd_invariance_on_the_real_model(loaded, backend):
     from paper_repro.decoders import autoregressive, disd, standard_sd
     from paper_repro.drafters import make_drafter
     from paper_repro.lm import CachedLM
@@ -33,12 +34,13 @@ def test_disd_invariance_on_the_real_model(loaded):
     target = CachedLM(loaded.model)
     ids = loaded.tokenizer(PROMPT).input_ids
     s = SamplingConfig()
-    ref = autoregressive(target, ids, seed=11, max_new_tokens=12, sampling=s).tokens
+    common = {"seed": 11, "max_new_tokens": 12, "sampling": s, "backend": backend}
+    ref = autoregressive(target, ids, **common).tokens
     sd_outputs = set()
     for name in ("exit8", "exit16", "exit8-raw"):
         d = make_drafter(name, loaded)
-        assert disd(target, d, ids, seed=11, gamma=4, max_new_tokens=12, sampling=s).tokens == ref
-        sd = standard_sd(target, d, ids, seed=11, gamma=4, max_new_tokens=12, sampling=s)
+        assert disd(target, d, ids, gamma=4, **common).tokens == ref
+        sd = standard_sd(target, d, ids, gamma=4, **common)
         assert len(sd.tokens) == 12
         sd_outputs.add(tuple(sd.tokens))
     assert loaded.tokenizer.decode(ref).strip()
@@ -64,6 +66,10 @@ def test_lm_benchmark_rows():
 
     rows = lm_benchmarks(positions=3, repeats=2)
     names = [r.name for r in rows]
-    assert any("verify pass" in n for n in names)
-    assert any(n.startswith("wmh sample") for n in names)
+    assert sum("verify pass" in n for n in names) == 2  # gamma = 4 and 8
+    for coupling in ("gumbel", "wmh"):
+        for gamma in (4, 8):
+            for backend in ("numba", "torch"):
+                assert any(n.startswith(f"{coupling} block, gamma={gamma}, {backend}")
+                           for n in names)  # fmt: skip
     assert all(math.isfinite(r.value) and r.value > 0 for r in rows)

@@ -6,14 +6,20 @@
   its own, separately keyed randomness.
 * :mod:`.disd`: drafter-invariant speculative decoding with Gumbel or WMH coupling: accept iff
   the draft equals the target's own communication-free sample.
+
+Each target pass is verified by one ``verify_block`` call of the rule. Every rule and decoder
+takes ``backend`` (``"auto"``, ``"numba"``, ``"torch"``): where the random choices are drawn;
+``auto`` keeps tensors on an accelerator and uses numba on the CPU. The reference, the drafter
+and the target of one run share one backend.
 """
 
-from paper_repro.decoders._loop import DecodeResult, DecodeStats, decode
+from paper_repro.decoders._loop import BACKENDS, DecodeResult, DecodeStats, decode
 from paper_repro.decoders.autoregressive import autoregressive, reference_rule
 from paper_repro.decoders.disd import DisdRule, disd
 from paper_repro.decoders.standard import StandardRule, standard_sd
 
 __all__ = [
+    "BACKENDS",
     "DecodeResult",
     "DecodeStats",
     "DisdRule",

@@ -1,11 +1,18 @@
 """The draft-and-verify loop shared by every decoder.
 
-A *rule* supplies the three random choices, each keyed by the absolute output position ``t``:
+A *rule* supplies the random choices, each keyed by the absolute output position ``t``:
 
-* ``draft(q, t)``: the drafter's token from its distribution ``q``;
-* ``verify(p, q, x, t)``: ``(accepted, token)``; on rejection ``token`` is what the target emits;
-* ``sample(p, t)``: the target's own token (the bonus after a fully accepted block, or a plain
-  autoregressive step).
+* ``draft(q, t) -> int``: the drafter's token from its distribution ``q`` (V,);
+* ``verify_block(P, Q, drafts, t0) -> (accepted, token)``: one call per target pass, with the
+  target's distributions ``P`` (g + 1, V), the drafter's ``Q`` (g, V) and the g drafted tokens
+  at positions ``t0 .. t0 + g - 1``; ``accepted`` drafts are kept and ``token`` is emitted after
+  them (the target's token at the first rejection, or the bonus after a full block);
+* ``sample(p, t) -> int``: the target's own token at one position (what autoregressive
+  sampling emits), for callers outside the loop.
+
+Distributions are torch tensors on the target's device (or numpy arrays); a rule keeps them
+there when its backend is ``torch`` and reads them on the host for ``numba``. Either way only
+integers come back to the loop: drafted tokens, the accepted count and the emitted token.
 
 Each round drafts ``g = min(gamma, remaining - 1)`` tokens, scores them in one target pass of
 ``g + 1`` positions, keeps the accepted prefix, then emits either the rejection token or the
@@ -15,7 +22,42 @@ bonus, so every target call emits at least one token and never more than ``max_n
 import time
 from dataclasses import dataclass, field
 
-__all__ = ["DecodeResult", "DecodeStats", "decode"]
+__all__ = ["BACKENDS", "DecodeResult", "DecodeStats", "decode", "resolve_backend"]
+
+#: Where a rule draws: ``numba`` on host arrays, ``torch`` on the tensors' device; ``auto`` is
+#: torch for tensors on an accelerator and numba otherwise (the faster choice on a CPU).
+BACKENDS = ("auto", "numba", "torch")
+
+
+def resolve_backend(backend, x):
+    """The backend a rule uses for distributions like ``x``."""
+    if backend != "auto":
+        return backend
+    is_tensor = type(x).__module__.startswith("torch")
+    return "torch" if is_tensor and x.device.type != "cpu" else "numba"
+
+
+def check_backend(backend):
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
+    return backend
+
+
+def host(x):
+    """A float64 numpy view (CPU) or copy (device) of a distribution or block of them."""
+    import numpy as np
+
+    if type(x).__module__.startswith("torch"):
+        x = x.detach().cpu().numpy()
+    return np.asarray(x, dtype=np.float64)
+
+
+def as_tensor(x):
+    """A distribution or block as a torch tensor (numpy input goes to the CPU)."""
+    import numpy as np
+    import torch
+
+    return x if isinstance(x, torch.Tensor) else torch.as_tensor(np.asarray(x))
 
 
 @dataclass
@@ -70,12 +112,36 @@ def _check(prompt_ids, gamma, max_new_tokens, drafter):
             raise ValueError(f"{name} must be >= {low}, got {value}")
 
 
+def _check_draft(q, target):
+    """The drafter's distributions must live where the target's logits do, over the same
+    vocabulary: checked once, at the first draft of a run."""
+    is_tensor = type(q).__module__.startswith("torch")
+    where = f"a tensor on {q.device}" if is_tensor else "a numpy array"
+    if where != f"a tensor on {target.device}" or q.shape[-1] != target.vocab_size:
+        raise ValueError(
+            f"the drafter gave {where} over {q.shape[-1]} tokens; the target's logits are on "
+            f"{target.device} over {target.vocab_size}: load the drafter on the target's "
+            "device with the target's tokenizer"
+        )
+
+
+def _stack(rows, like):
+    """The drafter's distributions as one (g, V) block of the target's kind."""
+    if type(like).__module__.startswith("torch"):
+        import torch
+
+        return torch.stack(rows) if rows else like[:0]
+    import numpy as np
+
+    return np.stack(rows) if rows else like[:0]
+
+
 def decode(target, drafter, rule, prompt_ids, *, gamma, max_new_tokens, sampling,
            eos_token_id=None):  # fmt: skip
     """Generate with ``target`` (a :class:`~paper_repro.lm.CachedLM`) and an optional drafter.
 
-    ``drafter`` has ``next_token_logits(context) -> ndarray (V,)``; ``None`` (with ``gamma=0``)
-    is plain autoregressive decoding. ``sampling`` (a
+    ``drafter`` has ``next_token_logits(context) -> tensor (V,)`` on the target's device and
+    ``reset()``; ``None`` (with ``gamma=0``) is plain autoregressive decoding. ``sampling`` (a
     :class:`~paper_repro.sampling.SamplingConfig`) turns both models' logits into
     distributions identically. Decoding stops after ``max_new_tokens`` or at ``eos_token_id``.
     """
@@ -93,29 +159,30 @@ def decode(target, drafter, rule, prompt_ids, *, gamma, max_new_tokens, sampling
         context = prompt + out
         drafts, qs = [], []
         for j in range(g):
-            q = sampling.probs(drafter.next_token_logits(context + drafts))
+            qs.append(sampling.probs(drafter.next_token_logits(context + drafts)))
+            if stats.drafter_calls == 0:
+                _check_draft(qs[-1], target)
             stats.drafter_calls += 1
-            drafts.append(rule.draft(q, t0 + j))
-            qs.append(q)
+            drafts.append(int(rule.draft(qs[-1], t0 + j)))
         logits = target.logits(context + drafts, g + 1)
         stats.target_calls += 1
-        emitted = None
-        for j in range(g):
-            ok, token = rule.verify(sampling.probs(logits[j]), qs[j], drafts[j], t0 + j)
+        accepted, token = rule.verify_block(sampling.probs(logits), _stack(qs, logits),
+                                            drafts, t0)  # fmt: skip
+        stop = False
+        for x in drafts[:accepted]:
+            out.append(x)
             stats.drafted += 1
-            stats.accept_flags.append(ok)
-            if not ok:
-                emitted = token
-                break
             stats.accepted += 1
-            out.append(drafts[j])
-            if eos_token_id is not None and drafts[j] == eos_token_id:
+            stats.accept_flags.append(True)
+            if eos_token_id is not None and x == eos_token_id:
+                stop = True
                 break
-        else:
-            emitted = rule.sample(sampling.probs(logits[g]), t0 + g)
-        if out and eos_token_id is not None and out[-1] == eos_token_id:
+        if stop:
             break
-        out.append(int(emitted))
+        if accepted < g:
+            stats.drafted += 1
+            stats.accept_flags.append(False)
+        out.append(int(token))
         if eos_token_id is not None and out[-1] == eos_token_id:
             break
     stats.tokens = len(out)

@@ -10,7 +10,7 @@ is the coupling's :math:`\Pr[a=b] \ge (1-D)/(1+D)`. There is no ratio test: reus
 in one would bias the output.
 """
 
-from paper_repro.decoders._loop import decode
+from paper_repro.decoders._loop import as_tensor, check_backend, decode, host, resolve_backend
 from simulate import gumbel_sample, wmh_sample
 from simulate.validation import as_seed
 
@@ -20,29 +20,57 @@ COUPLINGS = ("gumbel", "wmh")
 
 
 class DisdRule:
-    """Accept iff equal, with the communication-free sampler ``coupling`` keyed by position."""
+    """Accept iff equal, with the communication-free sampler ``coupling`` keyed by position.
 
-    def __init__(self, seed, coupling="gumbel"):
+    ``backend`` (see :data:`~paper_repro.decoders._loop.BACKENDS`) picks where the samples are
+    drawn. With ``torch`` a verify block draws the g + 1 target samples in one call on the
+    device, compares them with the drafts there, and reads back two integers; with ``numba``
+    the host draws position by position and stops at the first mismatch. The two backends
+    agree except on near-ties of the race (:mod:`simulate._torch`), so one run (reference,
+    drafter and target alike) uses one backend.
+    """
+
+    def __init__(self, seed, coupling="gumbel", backend="auto"):
         if coupling not in COUPLINGS:
             raise ValueError(f"coupling must be one of {COUPLINGS}, got {coupling!r}")
         self.seed = as_seed(seed)
         self.coupling = coupling
+        self.backend = check_backend(backend)
         self._sample = gumbel_sample if coupling == "gumbel" else wmh_sample
 
+    def _draw(self, p, key):
+        if resolve_backend(self.backend, p) == "torch":
+            return self._sample(as_tensor(p), seed=self.seed, key=key, normalize=True)
+        return self._sample(host(p), seed=self.seed, key=key, normalize=True)
+
     def sample(self, p, t):
-        return int(self._sample(p, seed=self.seed, key=t, normalize=True))
+        return int(self._draw(p, t))
 
     def draft(self, q, t):
         return self.sample(q, t)
 
-    def verify(self, p, q, x, t):
-        y = self.sample(p, t)
-        return x == y, y
+    def verify_block(self, P, Q, drafts, t0):
+        g = len(drafts)
+        if resolve_backend(self.backend, P) == "numba":
+            P = host(P)
+            for j, x in enumerate(drafts):
+                y = int(self._sample(P[j], seed=self.seed, key=t0 + j, normalize=True))
+                if y != x:
+                    return j, y
+            return g, int(self._sample(P[g], seed=self.seed, key=t0 + g, normalize=True))
+        import torch
+
+        P = as_tensor(P)
+        y = self._sample(P, seed=self.seed, normalize=True,
+                         key=torch.arange(t0, t0 + g + 1, device=P.device))  # fmt: skip
+        x = torch.tensor(drafts, dtype=torch.int64).to(P.device, non_blocking=True)
+        accepted = torch.cumprod(y[:g] == x, dim=0).sum().reshape(1)  # the matching prefix
+        return tuple(torch.cat([accepted, y.index_select(0, accepted)]).tolist())
 
 
 def disd(target, drafter, prompt_ids, *, seed, gamma, max_new_tokens, sampling,
-         coupling="gumbel", eos_token_id=None):  # fmt: skip
+         coupling="gumbel", eos_token_id=None, backend="auto"):  # fmt: skip
     """DISD with ``gamma`` drafts per target pass; returns a :class:`DecodeResult`."""
-    return decode(target, drafter, DisdRule(seed, coupling), prompt_ids, gamma=gamma,
+    return decode(target, drafter, DisdRule(seed, coupling, backend), prompt_ids, gamma=gamma,
                   max_new_tokens=max_new_tokens, sampling=sampling,
                   eos_token_id=eos_token_id)  # fmt: skip
