@@ -1,4 +1,5 @@
-"""Tiny randomly initialised Llama models for decoding tests (built offline, float64)."""
+"""Tiny randomly initialised language models for decoding tests (built offline), a word-level
+tokenizer built locally, and model directories that ``load_model`` reads like any HF model."""
 
 import pytest
 
@@ -6,6 +7,14 @@ torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
 VOCAB = 24
+#: The word-level vocabulary: specials, the experiments' prompt words, fillers up to VOCAB.
+WORDS = ("[UNK]", "<bos>", "<eos>", "What", "is", "the", "Traveling", "Salesman", "Problem",
+         "(", "TSP", ")", "?", "post", "-", "quantum", "cryptography", "lower", "bound", "for",
+         "sorting", "user", "assistant", ":")  # fmt: skip
+CHAT_TEMPLATE = (
+    "{% for m in messages %}{{ m['role'] }} : {{ m['content'] }} {% endfor %}"
+    "{% if add_generation_prompt %}assistant :{% endif %}"
+)
 
 
 def tiny_llama(seed, layers=4, vocab=VOCAB, scale=1.0):
@@ -21,3 +30,44 @@ def tiny_llama(seed, layers=4, vocab=VOCAB, scale=1.0):
     model.eval()
     model.requires_grad_(False)
     return model
+
+
+def tiny_gemma2(seed, layers=2, vocab=VOCAB, scale=1.0):
+    """A float32 Gemma2ForCausalLM with random weights (soft-capping, sliding window)."""
+    cfg = transformers.Gemma2Config(vocab_size=vocab, hidden_size=32, intermediate_size=64,
+                                    num_hidden_layers=layers, num_attention_heads=4,
+                                    num_key_value_heads=2, head_dim=8, sliding_window=16,
+                                    query_pre_attn_scalar=8, max_position_embeddings=256,
+                                    pad_token_id=0, bos_token_id=1, eos_token_id=2)  # fmt: skip
+    torch.manual_seed(seed)
+    model = transformers.Gemma2ForCausalLM(cfg)
+    with torch.no_grad():
+        model.lm_head.weight.mul_(scale)
+    model.eval()
+    model.requires_grad_(False)
+    return model
+
+
+def word_tokenizer():
+    """A word-level fast tokenizer over :data:`WORDS` (whitespace and punctuation split) with a
+    BOS token and a small chat template."""
+    from tokenizers import Tokenizer, models, pre_tokenizers, processors
+
+    tok = Tokenizer(models.WordLevel({w: i for i, w in enumerate(WORDS)}, unk_token="[UNK]"))
+    tok.pre_tokenizer = pre_tokenizers.Sequence(
+        [pre_tokenizers.WhitespaceSplit(), pre_tokenizers.Punctuation()]
+    )
+    tok.post_processor = processors.TemplateProcessing(single="<bos> $A",
+                                                       special_tokens=[("<bos>", 1)])  # fmt: skip
+    fast = transformers.PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="[UNK]",
+                                                bos_token="<bos>", eos_token="<eos>",
+                                                pad_token="[UNK]")  # fmt: skip
+    fast.chat_template = CHAT_TEMPLATE
+    return fast
+
+
+def save_model(model, directory):
+    """Save ``model`` with the word tokenizer, as a directory ``load_model`` reads."""
+    model.save_pretrained(directory)
+    word_tokenizer().save_pretrained(directory)
+    return str(directory)
