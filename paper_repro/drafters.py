@@ -23,6 +23,7 @@ __all__ = [
     "DRAFTERS",
     "DrafterSpec",
     "ModelDrafter",
+    "adapter_path",
     "check_drafter_name",
     "drafter_names",
     "lazy_drafters",
@@ -154,11 +155,18 @@ def _build(spec, name, model):
     return model  # temperature: the target itself, logits rescaled by the drafter
 
 
+def _placement(model):
+    """The dtype and device an ``hf:`` drafter loads with: the target's."""
+    dtype = str(model.dtype).removeprefix("torch.")
+    device = "auto" if getattr(model, "hf_device_map", None) else str(model.device)
+    return {"dtype": dtype, "device": device}
+
+
 def make_drafter(name, target):
     """Build drafter ``name`` for ``target`` (a :class:`~paper_repro.model.LoadedModel`)."""
     check_drafter_name(name)
     if name.startswith("hf:"):
-        other = load_model(name[3:])
+        other = load_model(name[3:], **_placement(target.model))
         check_same_tokenizer(target.tokenizer, other.tokenizer)
         return ModelDrafter(other.model, name)
     spec = DRAFTERS[name]

@@ -17,8 +17,9 @@ from paper_repro.summary import (
     summarise_be,
     summarise_coupling,
 )
+from paper_repro.units import UnitStore
 
-__all__ = ["EXPERIMENT_FUNCS", "run_repro", "write_reports"]
+__all__ = ["EXPERIMENT_FUNCS", "check_settings", "run_repro", "write_reports"]
 
 EXPERIMENT_FUNCS = {"coupling": run_coupling, "sd": run_sd, "invariance": run_invariance}
 
@@ -75,6 +76,12 @@ def write_reports(out, cfg, coupling=None, sd=None, invariance=None):
     if invariance:
         written += _write_invariance(invariance, out)
     return written
+
+
+def check_settings(cfg, out, names):
+    """Refuse, before any model work, to resume experiments stored with other settings."""
+    for name in names:
+        UnitStore(Path(out) / name, cfg.settings(name))
 
 
 def run_repro(loaded, cfg, out, names, *, progress=None):

@@ -17,6 +17,16 @@ CHAT_TEMPLATE = (
 )
 
 
+@pytest.fixture
+def one_torch_thread():
+    """Run on one torch thread: tiny models spend their time synchronising threads, which on
+    a loaded machine costs ten times the arithmetic."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def tiny_llama(seed, layers=4, vocab=VOCAB, scale=1.0):
     """A float64 LlamaForCausalLM with random weights; ``scale`` sharpens the logits."""
     cfg = transformers.LlamaConfig(vocab_size=vocab, hidden_size=32, intermediate_size=64,

@@ -1,0 +1,118 @@
+"""Drafter kinds built from the target: group quantization against a numpy twin, int8, the
+target at another dtype or temperature; name checks; the per-item gap split against the
+direct formula."""
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from lm_fixtures import one_torch_thread, tiny_llama, torch
+
+from paper_repro.coupling_stats import top_item_gaps
+from paper_repro.drafters import DEFAULT_DRAFTERS, DRAFTERS, check_drafter_name, make_drafter
+from paper_repro.model import LoadedModel
+from paper_repro.quantize import int8_dynamic, quantize_dequantize, quantize_weights
+
+pytestmark = pytest.mark.usefixtures(one_torch_thread.__name__)
+
+
+def _twin(w, bits, group):
+    """Quantize-dequantize, group by group, in plain numpy."""
+    out = np.array(w, dtype=float)
+    for r in range(out.shape[0]):
+        for s in range(0, out.shape[1], group):
+            g = out[r, s : s + group]
+            lo, hi = g.min(), g.max()
+            if hi > lo:
+                step = (hi - lo) / (2**bits - 1)
+                out[r, s : s + group] = lo + step * np.clip(np.round((g - lo) / step), 0,
+                                                            2**bits - 1)  # fmt: skip
+    return out
+
+
+@pytest.mark.parametrize("bits,group", [(1, 4), (2, 8), (3, 32), (8, 16)])
+def test_quantize_dequantize_matches_the_numpy_twin(bits, group):
+    w = torch.tensor(np.random.default_rng(bits).normal(size=(6, 64)), dtype=torch.float64)
+    w[0, :group] = 0.25  # a constant group stays as is
+    got = quantize_dequantize(w, bits, group).numpy()
+    np.testing.assert_allclose(got, _twin(w.numpy(), bits, group), atol=1e-12)
+    for s in range(0, 64, group):  # at most 2^bits levels per group, within half a step
+        g = w.numpy()[1, s : s + group]
+        assert len(np.unique(got[1, s : s + group])) <= 2**bits
+        assert np.max(np.abs(got[1, s : s + group] - g)) <= (g.max() - g.min()) / (
+            2 * (2**bits - 1)) + 1e-12  # fmt: skip
+
+
+def test_quantize_errors():
+    with pytest.raises(ValueError, match="multiple of the group"):
+        quantize_dequantize(torch.zeros(2, 10), 3, 4)
+    with pytest.raises(ValueError, match="bits must be"):
+        quantize_dequantize(torch.zeros(2, 8), 0, 4)
+
+
+def _loaded(model):
+    return LoadedModel(model, None, "tiny", 0.0, False)
+
+
+def test_quantized_copy_rounds_only_the_decoder_linears():
+    model = tiny_llama(5)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    q = quantize_weights(model, 2, 32)
+    for k, v in model.state_dict().items():  # the target is untouched
+        assert torch.equal(v, before[k])
+    for k, v in q.state_dict().items():
+        changed = not torch.equal(v, before[k])
+        assert changed == (k.startswith("model.layers.") and k.endswith("proj.weight")), k
+
+
+def test_int8_and_temperature_and_dtype_drafters():
+    model = tiny_llama(6).to(torch.float32)
+    ctx = [1, 2, 3, 4]
+    with torch.no_grad():
+        ref = model(torch.tensor([ctx])).logits[0, -1].double().numpy()
+    t = make_drafter("temp1.25", _loaded(model))
+    assert t.lm.model is model
+    np.testing.assert_allclose(t.next_token_logits(ctx), ref / 1.25, atol=1e-6)
+    np.testing.assert_allclose(t.path_logits(ctx, 2)[-1], ref / 1.25, atol=1e-6)
+    bf = make_drafter("bf16", _loaded(model))
+    assert bf.lm.model.dtype == torch.bfloat16 and model.dtype == torch.float32
+    np.testing.assert_allclose(bf.next_token_logits(ctx), ref, atol=0.1)
+    i8 = int8_dynamic(model)
+    with torch.no_grad():
+        got = i8(torch.tensor([ctx])).logits[0, -1].double().numpy()
+    assert 0 < np.max(np.abs(got - ref)) < 0.5
+    with pytest.raises(ValueError, match="float32 model"):
+        int8_dynamic(tiny_llama(6))
+
+
+def test_drafter_names_are_checked_before_any_model_work():
+    assert set(DEFAULT_DRAFTERS) <= set(DRAFTERS)
+    assert check_drafter_name("hf:/some/path") == "hf:/some/path"
+    with pytest.raises(ValueError, match="unknown drafter 'nope'"):
+        check_drafter_name("nope")
+    with pytest.raises(ValueError, match="names no model"):
+        check_drafter_name("hf:")
+    with pytest.raises(TypeError):
+        check_drafter_name(3)
+
+
+def _direct_gaps(p, q):
+    D = 0.5 * np.abs(p - q).sum()
+    m = np.minimum(p, q)
+    g = np.array([p[i] * q[i] / np.maximum(p[i] * q, p * q[i]).sum() if m[i] > 0 else 0.0
+                  for i in range(p.size)])  # fmt: skip
+    w = (m + (p - m) * q + (q - m) * p) / (1 + D)
+    return g - w
+
+
+@given(st.integers(2, 40), st.integers(0, 2**32 - 1), st.sampled_from([0.05, 0.5, 2.0]))
+def test_top_item_gaps_are_the_largest_direct_gaps(n, seed, alpha):
+    rng = np.random.default_rng(seed)
+    p, q = rng.dirichlet(np.full(n, alpha)), rng.dirichlet(np.full(n, alpha))
+    full = _direct_gaps(p, q)
+    items, gaps = top_item_gaps(p, q, top=5)
+    assert np.all(full >= -1e-12)  # the Pareto claim, item by item
+    want = np.sort(full[full > 0])[::-1][: len(gaps)]
+    np.testing.assert_allclose(gaps, full[items], atol=1e-15)
+    np.testing.assert_allclose(np.sort(gaps)[::-1][: len(want)], want[: len(gaps)], atol=1e-12)
+    assert len(gaps) == min(5, int(np.sum(np.minimum(p, q) > 0)))
