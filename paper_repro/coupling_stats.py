@@ -18,7 +18,7 @@ import numpy as np
 from simulate import exact
 from simulate.montecarlo import estimate
 
-__all__ = ["TOP_ITEMS", "position_row", "top_item_gaps"]
+__all__ = ["TOP_ITEMS", "position_row", "top_item_gaps", "tv_and_wmh"]
 
 #: Items kept per position in the split of the Gumbel-WMH gap.
 TOP_ITEMS = 10
@@ -67,3 +67,15 @@ def position_row(p, q, *, position, mc_trials, seed):
     row["gap"] = row["gumbel_exact"] - row["wmh_exact"]
     row["gap_items"], row["gap_values"] = top_item_gaps(p, q)
     return row
+
+
+def tv_and_wmh(p, q):
+    """D_TV and WMH's exact Pr[a = b] for each row of two (N, V) arrays of distributions:
+    :math:`D = 1 - \\sum_i m_i` and :math:`(\\sum_i m_i + (p_i - m_i) q_i + (q_i - m_i) p_i)
+    / (1 + D)`, vectorised over the rows (the per-pair twins are in :mod:`simulate.exact`)."""
+    p = np.asarray(p, dtype=float)
+    q = np.asarray(q, dtype=float)
+    m = np.minimum(p, q)
+    tv = 0.5 * np.abs(p - q).sum(axis=1)
+    num = m.sum(axis=1) + ((p - m) * q).sum(axis=1) + ((q - m) * p).sum(axis=1)
+    return tv, np.minimum(1.0, num / (1.0 + tv))

@@ -30,7 +30,7 @@ from paper_repro.drafters import (
 )
 from paper_repro.lm import CachedLM
 from paper_repro.model import encode_prompt
-from paper_repro.paths import lockstep
+from paper_repro.paths import drafter_path_logits, sample_paths
 from paper_repro.sampling import SamplingConfig
 from paper_repro.speculative import sd_unit_count
 from paper_repro.units import UnitStore
@@ -77,8 +77,8 @@ class ReproConfig:
     drafters: tuple = DEFAULT_DRAFTERS  # experiment 1
     templates: tuple = TEMPLATES  # raw prompts and/or the chat template
     be_drafters: tuple = BE_DRAFTERS  # experiments 2 and 3
-    be_seeds: int = 16  # autoregressive paths per prompt and coupling in experiment 2
-    be_tokens: int = 128  # their length
+    be_seeds: int = 8  # autoregressive paths per prompt and coupling in experiment 2
+    be_tokens: int = 64  # their length
     gammas: tuple = (1, 2, 4, 8)
     sd_seeds: int = 2  # real SD runs per prompt and drafter (at check_gamma)
     check_gamma: int = 4  # gamma of the real runs that check the replay
@@ -138,17 +138,18 @@ def run_coupling(loaded, cfg, out, progress=None):
 
         def compute(prompt=prompt, template=template):
             ids = encode_prompt(loaded.tokenizer, prompt, chat=template == "chat")
+            (path,), logits = sample_paths(loaded.model, ids, [(cfg.seed, "gumbel")],
+                                           cfg.tokens, sampling)  # fmt: skip
+            ps = [sampling.probs(row) for row in logits[0]]
             rows = []
-
-            def score(t, r, p, qs, y):
-                for d, q in qs.items():
-                    row = position_row(p, q, position=t, mc_trials=cfg.mc_trials, seed=cfg.seed)
-                    rows.append({"drafter": d, "token": int(y), **row})
-
-            (tokens,) = lockstep(loaded.model, drafters(), ids, [(cfg.seed, "gumbel")],
-                                 cfg.tokens, sampling, score)  # fmt: skip
-            return {"prompt": prompt, "template": template, "rows": rows, "tokens": tokens,
-                    "text": loaded.tokenizer.decode(tokens),
+            for d, drafter in drafters().items():
+                qs = drafter_path_logits(drafter, loaded.model, logits, ids, [path])[0]
+                for t, (p, q) in enumerate(zip(ps, qs)):
+                    row = position_row(p, sampling.probs(q), position=t,
+                                       mc_trials=cfg.mc_trials, seed=cfg.seed)  # fmt: skip
+                    rows.append({"drafter": d, "token": path[t], **row})
+            return {"prompt": prompt, "template": template, "rows": rows, "tokens": path,
+                    "text": loaded.tokenizer.decode(path),
                     "mc_trials": cfg.mc_trials}  # fmt: skip
 
         records.append(store.get(name, compute))

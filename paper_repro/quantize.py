@@ -13,8 +13,9 @@ are rounded; the embedding (tied to the output head in SmolLM2) stays as loaded.
 an ordinary float model of the target's dtype whose logits differ from the target's by the
 rounding, which is how a cheaper quantized copy of the target would draft.
 
-:func:`int8_dynamic` is the other kind: torch's dynamic int8 quantization (per-tensor weights,
-activations quantized on the fly), which also runs faster on a CPU.
+:func:`int8_dynamic` is the other kind: torch's dynamic int8 quantization of the decoder's
+linear layers (per-tensor weights, activations quantized on the fly), which also runs faster
+on a CPU.
 """
 
 import copy
@@ -87,7 +88,8 @@ def quantize_weights(model, bits, group=32):
 
 
 def int8_dynamic(model):
-    """A copy of ``model`` with every linear layer in torch's dynamic int8 quantization.
+    """A copy of ``model`` with the decoder's linear layers in torch's dynamic int8
+    quantization (the embedding and output head stay float, as in :func:`quantize_weights`).
 
     Needs a float32 CPU model (torch's quantized kernels are CPU-only).
     """
@@ -101,10 +103,11 @@ def int8_dynamic(model):
             f"int8 dynamic quantization needs a float32 model on the CPU, "
             f"got {model.dtype} on {model.device}"
         )
+    draft = copy.deepcopy(model)
     with warnings.catch_warnings():  # torch marks the API deprecated (moving to torchao)
         warnings.simplefilter("ignore")
-        draft = torch.ao.quantization.quantize_dynamic(
-            model, {torch.nn.Linear}, dtype=torch.qint8, inplace=False
+        torch.ao.quantization.quantize_dynamic(
+            draft.model.layers, {torch.nn.Linear}, dtype=torch.qint8, inplace=True
         )
     draft.eval()
     return draft

@@ -2,12 +2,13 @@
 
 For each prompt, ``be_seeds`` autoregressive paths of ``be_tokens`` tokens per coupling (public
 seeds 0, 1, ...; Gumbel paths are what DISD-Gumbel emits, WMH paths what DISD-WMH emits) are
-sampled in batches with every drafter in lockstep (:func:`~paper_repro.paths.lockstep`). At
-each position the unit records, per drafter: D_TV; the DISD acceptance flag of the path's own
-coupling (the drafter's coupled sample equals the emitted token); the three in-law acceptance
-rates of :func:`~paper_repro.block_efficiency.acceptance_rates`; WMH's exact Pr[a = b]; and
-Gumbel's exact Pr[a = b] at every ``JP_EVERY``-th position (it costs a sort of the vocabulary).
-DISD's runs for every gamma follow from the flags (:func:`~paper_repro.block_efficiency.replay`);
+sampled in batches (:func:`~paper_repro.paths.sample_paths`), and every drafter scores them in
+one teacher-forced pass (:func:`~paper_repro.paths.path_logits`). At each position the unit
+records, per drafter: D_TV; the DISD acceptance flag of the path's own coupling (the drafter's
+coupled sample equals the emitted token); the three in-law acceptance rates of
+:func:`~paper_repro.block_efficiency.acceptance_rates`; WMH's exact Pr[a = b]; and Gumbel's
+exact Pr[a = b] at every ``JP_EVERY``-th position (it costs a sort of the vocabulary). DISD's
+runs for every gamma follow from the flags (:func:`~paper_repro.block_efficiency.replay`);
 all three methods' expected block efficiency on every path from the rates.
 
 Real decoder runs check both: DISD-Gumbel and DISD-WMH on the first prompt's first seeds must
@@ -22,16 +23,17 @@ import numpy as np
 
 from outputs import safe_name, slug
 from paper_repro.block_efficiency import acceptance_rates
+from paper_repro.coupling_stats import tv_and_wmh
 from paper_repro.decoders import DisdRule, run_method
 from paper_repro.drafters import lazy_drafters
 from paper_repro.lm import CachedLM
 from paper_repro.model import encode_prompt
-from paper_repro.paths import lockstep
+from paper_repro.paths import drafter_path_logits, sample_paths
 from paper_repro.sampling import SamplingConfig
 from paper_repro.units import UnitStore
 from simulate import exact
 
-__all__ = ["JP_EVERY", "SEEDS_PER_UNIT", "real_runs", "run_sd", "sd_unit_count"]
+__all__ = ["JP_EVERY", "SEEDS_PER_UNIT", "real_runs", "run_sd", "score_paths", "sd_unit_count"]
 
 JP_EVERY = 8  # exact Gumbel Pr[a = b] at positions t with t % JP_EVERY == 0
 SEEDS_PER_UNIT = 8  # seeds per batch of paths (two rows each: Gumbel and WMH)
@@ -61,29 +63,35 @@ def sd_unit_count(cfg):
     return len(cfg.prompts) * len(_batches(cfg)) + 1 + len(real_runs(cfg))
 
 
-def _path_batch(loaded, drafters, ids, seeds, cfg):
-    rows = [(s, c) for s in seeds for c in ("gumbel", "wmh")]
-    rules = [DisdRule(s, c) for s, c in rows]
-    records = [{"seed": s, "coupling": c, "drafters": {d: {"tv": [], "flag": "", "a_sd": [],
-                "a_gumbel": [], "a_wmh": [], "wmh_exact": [], "gumbel_exact": []}
-                for d in drafters}} for s, c in rows]  # fmt: skip
+def score_paths(model, drafters, ids, rows, tokens, sampling):
+    """Sample one path of ``model`` per (seed, coupling) row and score every drafter along it.
 
-    def score(t, r, p, qs, y):
-        rule = rules[r]
-        for name, q in qs.items():
-            rec = records[r]["drafters"][name]
-            tv = exact.tv_distance(p, q)
-            rec["flag"] += "1" if rule.draft(q, t) == y else "0"
-            rec["tv"].append(_short(tv))
-            for key, a in zip(("a_sd", "a_gumbel", "a_wmh"), acceptance_rates(p, q, y, tv)):
-                rec[key].append(_short(a))
-            rec["wmh_exact"].append(_short(exact.collision_probability(p, q, "wmh")))
-            if t % JP_EVERY == 0:
-                rec["gumbel_exact"].append(_short(exact.collision_probability(p, q, "gumbel")))
-
-    paths = lockstep(loaded.model, drafters, ids, rows, cfg.be_tokens, SamplingConfig(), score)
-    for rec, path in zip(records, paths):
-        rec["tokens"] = path
+    Returns one record per row: seed, coupling, tokens, and per drafter name the per-position
+    lists ``tv``, ``flag`` (a string of 0/1: DISD acceptance with the row's coupling),
+    ``a_sd``, ``a_gumbel``, ``a_wmh`` (in-law acceptance rates), ``wmh_exact`` and
+    ``gumbel_exact`` (every ``JP_EVERY``-th position).
+    """
+    paths, logits = sample_paths(model, ids, rows, tokens, sampling)
+    records = [{"seed": s, "coupling": c, "tokens": path, "drafters": {}}
+               for (s, c), path in zip(rows, paths)]  # fmt: skip
+    ps = [np.array([sampling.probs(z) for z in row]) for row in logits]
+    for name, drafter in drafters.items():
+        q_logits = drafter_path_logits(drafter, model, logits, ids, paths)
+        for (seed, coupling), rec, path, p, zq in zip(rows, records, paths, ps, q_logits):
+            rule = DisdRule(seed, coupling)
+            q = np.array([sampling.probs(z) for z in zq])
+            tv, wmh = tv_and_wmh(p, q)
+            rates = [acceptance_rates(p[t], q[t], y, tv[t]) for t, y in enumerate(path)]
+            rec["drafters"][name] = {
+                "tv": [_short(x) for x in tv],
+                "flag": "".join("1" if rule.draft(q[t], t) == y else "0"
+                                for t, y in enumerate(path)),
+                **{key: [_short(a[k]) for a in rates]
+                   for k, key in enumerate(("a_sd", "a_gumbel", "a_wmh"))},
+                "wmh_exact": [_short(x) for x in wmh],
+                "gumbel_exact": [_short(exact.collision_probability(p[t], q[t], "gumbel"))
+                                 for t in range(0, len(path), JP_EVERY)],
+            }  # fmt: skip
     return records
 
 
@@ -121,8 +129,10 @@ def run_sd(loaded, cfg, out, progress=None):
             name = f"paths-{slug(prompt)}-s{seeds[0]}-{seeds[-1]}"
 
             def compute(ids=ids, seeds=seeds, prompt=prompt):
-                rows = _path_batch(loaded, get_drafters(), ids, seeds, cfg)
-                return {"prompt": prompt, "rows": rows}
+                rows = [(s, c) for s in seeds for c in ("gumbel", "wmh")]
+                scored = score_paths(loaded.model, get_drafters(), ids, rows, cfg.be_tokens,
+                                     sampling)  # fmt: skip
+                return {"prompt": prompt, "rows": scored}
 
             paths.append(store.get(name, compute))
             if progress:

@@ -20,8 +20,8 @@ from paper_repro.block_efficiency import (
 from paper_repro.decoders import disd, standard_sd
 from paper_repro.drafters import ModelDrafter
 from paper_repro.lm import CachedLM
-from paper_repro.paths import lockstep
 from paper_repro.sampling import SamplingConfig
+from paper_repro.speculative import score_paths
 from simulate import exact
 
 pytestmark = pytest.mark.usefixtures(one_torch_thread.__name__)
@@ -114,39 +114,51 @@ def test_speedup_formula():
     assert speedup(1.0, 1, 0.0) == 1.0
 
 
-def _paths_and_flags(target, drafter, prompt, seeds, tokens):
-    """Lockstep paths with the drafter; per row: the path and the DISD flags."""
-    from paper_repro.decoders import DisdRule
-
-    rows = [(s, c) for s in seeds for c in ("gumbel", "wmh")]
-    flags = [[] for _ in rows]
-
-    def score(t, r, p, qs, y):
-        flags[r].append(DisdRule(*rows[r]).draft(qs["d"], t) == y)
-
-    paths = lockstep(target, {"d": drafter}, prompt, rows, tokens, SamplingConfig(), score)
-    return rows, paths, flags
-
-
 def test_replayed_disd_equals_the_real_decoder_on_tiny_models():
-    """The simulated DISD run (flags from the batched lockstep paths) reproduces the real
-    decoder exactly: tokens, accept flags and block efficiency, for every gamma."""
+    """The simulated DISD run (flags from the batched paths and teacher-forced drafter passes
+    of experiment 2) reproduces the real decoder exactly: tokens, accept flags and block
+    efficiency, for every gamma."""
     target = tiny_llama(0, scale=2.0)
     drafter = ModelDrafter(tiny_llama(1, scale=2.0), "d")
     prompt = [3, 1, 4, 1, 5]
-    rows, paths, flags = _paths_and_flags(target, drafter, prompt, range(4), 16)
+    rows = [(s, c) for s in range(4) for c in ("gumbel", "wmh")]
+    records = score_paths(target, {"d": drafter}, prompt, rows, 16, SamplingConfig())
     lm = CachedLM(target)
     mixed = 0
-    for (seed, coupling), path, fl in zip(rows, paths, flags):
-        mixed += 0 < sum(fl) < len(fl)
+    for rec in records:
+        flags = [f == "1" for f in rec["drafters"]["d"]["flag"]]
+        mixed += 0 < sum(flags) < len(flags)
         for gamma in (1, 2, 4, 8):
-            real = disd(lm, drafter, prompt, seed=seed, gamma=gamma, max_new_tokens=16,
-                        sampling=SamplingConfig(), coupling=coupling)  # fmt: skip
-            rep = replay(fl, gamma)
-            assert real.tokens == path
+            real = disd(lm, drafter, prompt, seed=rec["seed"], gamma=gamma, max_new_tokens=16,
+                        sampling=SamplingConfig(), coupling=rec["coupling"])  # fmt: skip
+            rep = replay(flags, gamma)
+            assert real.tokens == rec["tokens"]
             assert real.stats.accept_flags == rep.accept_flags
             assert real.stats.block_efficiency == rep.block_efficiency
     assert mixed >= 4  # the check saw both accepted and rejected drafts
+
+
+def test_scored_paths_hold_the_exact_values():
+    """The vectorised D_TV and WMH and the subsampled J_P equal simulate.exact's, and a
+    temperature drafter (no model pass) gives what its own model pass would."""
+    target = tiny_llama(4, scale=2.0)
+    hot = ModelDrafter(target, "hot", temperature=1.25)
+    cold = ModelDrafter(tiny_llama(4, scale=2.0), "copy", temperature=1.25)
+    recs = score_paths(target, {"hot": hot, "copy": cold}, [1, 2], [(0, "gumbel")], 9,
+                       SamplingConfig())  # fmt: skip
+    a, b = recs[0]["drafters"]["hot"], recs[0]["drafters"]["copy"]
+    np.testing.assert_allclose(a["tv"], b["tv"], atol=1e-6)
+    assert a["flag"] == b["flag"]
+    lm, s = CachedLM(target), SamplingConfig()
+    toks = recs[0]["tokens"]
+    for t in (0, 8):
+        z = lm.logits([1, 2, *toks[:t]], 1)[0]
+        p, q = s.probs(z), s.probs(z / 1.25)
+        assert a["tv"][t] == pytest.approx(exact.tv_distance(p, q), rel=1e-6)
+        assert a["wmh_exact"][t] == pytest.approx(exact.collision_probability(p, q, "wmh"),
+                                                  rel=1e-6)  # fmt: skip
+        assert a["gumbel_exact"][t // 8] == pytest.approx(
+            exact.collision_probability(p, q, "gumbel"), rel=1e-6)  # fmt: skip
 
 
 def test_in_law_sd_estimate_agrees_with_real_sd_runs():
@@ -156,15 +168,10 @@ def test_in_law_sd_estimate_agrees_with_real_sd_runs():
     drafter = ModelDrafter(tiny_llama(3, scale=1.5), "d")
     prompt, tokens, gamma = [2, 7, 1], 10, 3
     sampling = SamplingConfig()
-    rates = []
-
-    def score(t, r, p, qs, y):
-        rates[r].append(acceptance_rates(p, qs["d"], y)[0])
-
     rows = [(s, "gumbel") for s in range(40)]
-    rates = [[] for _ in rows]
-    lockstep(target, {"d": drafter}, prompt, rows, tokens, sampling, score)
-    law = np.array([expected_block_efficiency(a, gamma) for a in rates])
+    records = score_paths(target, {"d": drafter}, prompt, rows, tokens, sampling)
+    law = np.array([expected_block_efficiency(r["drafters"]["d"]["a_sd"], gamma)
+                    for r in records])  # fmt: skip
     lm = CachedLM(target)
     real = np.array([standard_sd(lm, drafter, prompt, seed=s, gamma=gamma, max_new_tokens=tokens,
                                  sampling=sampling).stats.block_efficiency
