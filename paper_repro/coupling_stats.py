@@ -37,16 +37,24 @@ def top_item_gaps(p, q, top=TOP_ITEMS):
     q = np.asarray(q, dtype=float)
     D = 0.5 * float(np.abs(p - q).sum())
     m = np.minimum(p, q)
-    found = []  # (gap, item)
-    for i in np.argsort(-m, kind="stable"):
-        if m[i] <= 0 or (len(found) >= top and m[i] <= found[top - 1][0]):
+    found, seen = [], set()  # (gap, item), best first
+    width = min(m.size, 8 * top)  # candidates by largest m_i; all of them if the bound says so
+    while True:
+        head = np.argpartition(-m, width - 1)[:width] if width < m.size else np.arange(m.size)
+        for i in head[np.lexsort((head, -m[head]))]:
+            if i in seen:
+                continue
+            seen.add(int(i))
+            if m[i] <= 0 or (len(found) >= top and m[i] <= found[top - 1][0]):
+                return [i for _, i in found[:top]], [float(g) for g, _ in found[:top]]
+            g = p[i] * q[i] / float(np.maximum(p[i] * q, p * q[i]).sum())
+            w = (m[i] + (p[i] - m[i]) * q[i] + (q[i] - m[i]) * p[i]) / (1.0 + D)
+            found.append((g - w, int(i)))
+            found.sort(key=lambda f: (-f[0], f[1]))
+        if width == m.size:
             break
-        g = p[i] * q[i] / float(np.maximum(p[i] * q, p * q[i]).sum())
-        w = (m[i] + (p[i] - m[i]) * q[i] + (q[i] - m[i]) * p[i]) / (1.0 + D)
-        found.append((g - w, int(i)))
-        found.sort(key=lambda f: (-f[0], f[1]))
-    found = found[:top]
-    return [i for _, i in found], [float(g) for g, _ in found]
+        width = min(m.size, 4 * width)
+    return [i for _, i in found[:top]], [float(g) for g, _ in found[:top]]
 
 
 def position_row(p, q, *, position, mc_trials, seed):

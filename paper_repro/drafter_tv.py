@@ -2,7 +2,7 @@
 
 The measurement: for each of the experiments' three prompts (raw text), the target's
 autoregressive Gumbel path of ``MEASURE_TOKENS`` tokens with public seed 0; along it, one
-teacher-forced pass of the target and of each drafter; D_TV between their next-token
+teacher-forced pass of each drafter (as in the experiments); D_TV between their next-token
 distributions at every position, averaged over the ``3 x MEASURE_TOKENS`` positions. It takes
 a model load and about a second per drafter, so results are cached in the user cache
 (``drafter_tv.json`` beside the model files), keyed by the target's identity, the drafter's
@@ -17,13 +17,12 @@ from pathlib import Path
 import numpy as np
 
 from outputs import write_json
-from paper_repro.decoders import autoregressive
+from paper_repro.coupling_stats import tv_and_wmh
 from paper_repro.drafters import DRAFTERS, adapter_path, make_drafter
 from paper_repro.experiments import PROMPTS
-from paper_repro.lm import CachedLM
 from paper_repro.model import DEFAULT_TARGET, WHEEL_SHA256, cache_dir, encode_prompt
+from paper_repro.paths import drafter_path_logits, sample_paths
 from paper_repro.sampling import SamplingConfig
-from simulate import exact
 
 __all__ = ["MEASURE_TOKENS", "cached_tv", "drafter_key", "measure_tv", "measured_tv"]
 
@@ -64,37 +63,40 @@ def drafter_key(target, dtype, name):
 def measure_tv(loaded, names):
     """Mean D_TV of each drafter in ``names`` to ``loaded`` (see the module docstring)."""
     sampling = SamplingConfig()
-    target = CachedLM(loaded.model)
     drafters = {name: make_drafter(name, loaded) for name in names}
     tvs = {name: [] for name in names}
     for prompt in PROMPTS:
         ids = encode_prompt(loaded.tokenizer, prompt, chat=False)
-        path = autoregressive(target, ids, seed=0, max_new_tokens=MEASURE_TOKENS,
-                              sampling=sampling).tokens  # fmt: skip
-        seq = ids + path[:-1]
-        p = [sampling.probs(row) for row in target.logits(seq, len(path))]
+        paths, logits = sample_paths(loaded.model, ids, [(0, "gumbel")], MEASURE_TOKENS, sampling)
+        p = np.array([sampling.probs(z) for z in logits[0]])
         for name, d in drafters.items():
-            d.reset()
-            q = d.path_logits(seq, len(path))
-            tvs[name] += [exact.tv_distance(a, sampling.probs(b)) for a, b in zip(p, q)]
+            zq = drafter_path_logits(d, loaded.model, logits, ids, paths)[0]
+            tvs[name] += list(tv_and_wmh(p, np.array([sampling.probs(z) for z in zq]))[0])
     return {name: float(np.mean(v)) for name, v in tvs.items()}
 
 
-def cached_tv(target, dtype, names):
-    """The cached measurements of ``names``: {name: mean D_TV or None when not measured}."""
-    path = cache_dir() / "drafter_tv.json"
+def _cache_file(cache):
+    return Path(cache) if cache is not None else cache_dir() / "drafter_tv.json"
+
+
+def cached_tv(target, dtype, names, *, cache=None):
+    """The cached measurements of ``names``: {name: mean D_TV or None when not measured}.
+
+    ``cache``: the JSON file (default ``drafter_tv.json`` in the user cache).
+    """
+    path = _cache_file(cache)
     stored = json.loads(path.read_text()) if path.exists() else {}
     return {n: stored.get(drafter_key(target, dtype, n), {}).get("mean_tv") for n in names}
 
 
-def measured_tv(target, dtype, names, load):
+def measured_tv(target, dtype, names, load, *, cache=None):
     """Mean D_TV of ``names``, measuring (after ``load()`` gives the target) only those not in
     the cache, and storing them; returns {name: mean D_TV}."""
-    found = cached_tv(target, dtype, names)
+    found = cached_tv(target, dtype, names, cache=cache)
     missing = [n for n, v in found.items() if v is None]
     if missing:
         fresh = measure_tv(load(), missing)
-        path = cache_dir() / "drafter_tv.json"
+        path = _cache_file(cache)
         stored = json.loads(path.read_text()) if path.exists() else {}
         for name, value in fresh.items():
             stored[drafter_key(target, dtype, name)] = {"name": name, "mean_tv": value}

@@ -46,7 +46,7 @@ def tiny_gemma2(seed, layers=2, vocab=VOCAB, scale=1.0):
     """A float32 Gemma2ForCausalLM with random weights (soft-capping, sliding window)."""
     cfg = transformers.Gemma2Config(vocab_size=vocab, hidden_size=32, intermediate_size=64,
                                     num_hidden_layers=layers, num_attention_heads=4,
-                                    num_key_value_heads=2, head_dim=8, sliding_window=16,
+                                    num_key_value_heads=2, head_dim=8, sliding_window=64,
                                     query_pre_attn_scalar=8, max_position_embeddings=256,
                                     pad_token_id=0, bos_token_id=1, eos_token_id=2)  # fmt: skip
     torch.manual_seed(seed)

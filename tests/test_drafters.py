@@ -116,3 +116,28 @@ def test_top_item_gaps_are_the_largest_direct_gaps(n, seed, alpha):
     np.testing.assert_allclose(gaps, full[items], atol=1e-15)
     np.testing.assert_allclose(np.sort(gaps)[::-1][: len(want)], want[: len(gaps)], atol=1e-12)
     assert len(gaps) == min(5, int(np.sum(np.minimum(p, q) > 0)))
+
+
+def test_measured_tv_is_cached_by_target_and_definition(tmp_path, monkeypatch):
+    """Measured once (the drafters' D_TV along the target's own samples), read back without
+    loading anything, and measured again when a drafter's definition changes."""
+    from lm_fixtures import save_model, tiny_gemma2
+
+    import paper_repro.drafter_tv as dtv
+    from paper_repro.drafters import DrafterSpec
+    from paper_repro.model import load_model
+
+    target = save_model(tiny_gemma2(0, scale=20.0), tmp_path / "t")
+    cache = tmp_path / "tv.json"
+    names = ["temp1.25", "q3g32"]
+    first = dtv.measured_tv(target, "float32", names, lambda: load_model(target), cache=cache)
+    assert 0 < first["temp1.25"] < 1 and 0 <= first["q3g32"] < 1
+
+    def refuse():
+        raise AssertionError("loaded again")
+
+    assert dtv.measured_tv(target, "float32", names, refuse, cache=cache) == first
+    assert dtv.cached_tv(target, "bfloat16", names, cache=cache) == {n: None for n in names}
+    changed = dict(DRAFTERS, **{"temp1.25": DrafterSpec("temperature", {"T": 1.5})})
+    monkeypatch.setattr(dtv, "DRAFTERS", changed)
+    assert dtv.cached_tv(target, "float32", names, cache=cache)["temp1.25"] is None
