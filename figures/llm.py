@@ -35,7 +35,8 @@ def prompt_coupling_figure(rows, title):
                         yerr=[2 * r[f"{proto}_se"] for r in sel], fmt="none", ecolor="black",
                         elinewidth=0.5, alpha=0.4, zorder=4)  # fmt: skip
         drafters = len({r["drafter"] for r in sel})
-        ax.set_title(f"{template} prompt: {len(sel)} positions x drafters ({drafters} drafters)",
+        positions = len({r["position"] for r in sel})
+        ax.set_title(f"{template} prompt: {positions} positions x {drafters} drafters",
                      fontsize=9)  # fmt: skip
     axes[0][0].legend(fontsize=7, loc="upper right")
     fig.suptitle(title, fontsize=10)

@@ -64,7 +64,7 @@ def _registry():
                                          "of 32 (min-max)")  # fmt: skip
     out["int8"] = DrafterSpec("int8", {}, "torch dynamic int8 quantization of every linear")
     out["bf16"] = DrafterSpec("dtype", {"dtype": "bfloat16"}, "the target in bfloat16")
-    for t in (0.8, 1.25):
+    for t in (0.8, 1.25, 1.5):
         out[f"temp{t}"] = DrafterSpec("temperature", {"T": t},
                                       f"the target's logits divided by {t}")  # fmt: skip
     return out
@@ -75,7 +75,7 @@ DRAFTERS = _registry()
 
 #: The coupling experiment's drafters: chosen so that at least a quarter of its positions lie
 #: below D = 0.3 and a quarter in [0.3, 0.7) (the shares are in the report).
-DEFAULT_DRAFTERS = ("exit16", "exit24-raw", "q2g32", "q3g32", "int8", "bf16", "temp1.25")
+DEFAULT_DRAFTERS = ("exit16", "exit28-raw", "q3g32", "int8", "temp0.8", "temp1.5")
 
 
 class ModelDrafter:

@@ -56,8 +56,8 @@ PROMPTS = (
     "What is post-quantum cryptography?",
     "What is the lower bound for sorting?",
 )
-#: Experiment 2's drafters: one per band of D_TV (high, two middle, low).
-BE_DRAFTERS = ("exit16", "q3g32", "int8", "temp1.25")
+#: Experiment 2's drafters: one per band of D_TV (high, middle, low).
+BE_DRAFTERS = ("exit16", "q3g32", "temp1.25")
 
 
 def _positive_int(name, value):
@@ -81,12 +81,14 @@ class ReproConfig:
     be_tokens: int = 64  # their length
     gammas: tuple = (1, 2, 4, 8)
     sd_seeds: int = 2  # real SD runs per prompt and drafter (at check_gamma)
+    check_seeds: int = 1  # real DISD runs per coupling and drafter on the first prompt
     check_gamma: int = 4  # gamma of the real runs that check the replay
-    flip_sequences: int = 6  # sequences scored for floating-point flips
+    flip_sequences: int = 3  # sequences scored for floating-point flips
     prompts: tuple = PROMPTS
 
     def __post_init__(self):
-        for name in ("tokens", "mc_trials", "be_seeds", "be_tokens", "sd_seeds", "check_gamma"):
+        for name in ("tokens", "mc_trials", "be_seeds", "be_tokens", "sd_seeds", "check_seeds",
+                     "check_gamma"):  # fmt: skip
             _positive_int(name, getattr(self, name))
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
             raise ValueError(f"seed must be an int >= 0, got {self.seed!r}")
@@ -108,7 +110,15 @@ class ReproConfig:
         """The fields experiment ``experiment`` depends on (checked when it resumes)."""
         keys = {
             "coupling": ("seed", "tokens", "mc_trials", "drafters", "templates"),
-            "sd": ("be_drafters", "be_seeds", "be_tokens", "sd_seeds", "check_gamma"),
+            "sd": (
+                "be_drafters",
+                "be_seeds",
+                "be_tokens",
+                "tokens",
+                "sd_seeds",
+                "check_seeds",
+                "check_gamma",
+            ),
             "invariance": ("seed", "tokens", "be_drafters", "flip_sequences", "templates"),
         }[experiment]
         return {k: getattr(self, k) for k in ("target", "dtype", "prompts", *keys)}

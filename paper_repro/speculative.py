@@ -51,7 +51,7 @@ def _batches(cfg):
 
 def real_runs(cfg):
     """The real decoder runs: (prompt, seed, method, drafter), all at ``check_gamma``."""
-    runs = [(cfg.prompts[0], s, m, d) for s in range(cfg.sd_seeds) for d in cfg.be_drafters
+    runs = [(cfg.prompts[0], s, m, d) for s in range(cfg.check_seeds) for d in cfg.be_drafters
             for m in ("disd-gumbel", "disd-wmh")]  # fmt: skip
     runs += [(p, s, "sd", d) for p in cfg.prompts for s in range(cfg.sd_seeds)
              for d in cfg.be_drafters]  # fmt: skip

@@ -174,7 +174,7 @@ def test_reproduce_resumes_after_an_interruption(models, tmp_path):
     images = [line[line.rindex("](") + 2 : -1] for line in report.splitlines()
               if line.startswith("![")]  # fmt: skip
     assert images and all((out / i).exists() for i in images)
-    assert "reproduces 4 of 4 real DISD decoder runs" in report
+    assert "reproduces 2 of 2 real DISD decoder runs" in report
 
 
 def test_proofs_and_sweep_parts_resume(tmp_path, monkeypatch):
