@@ -77,7 +77,7 @@ class ReproConfig:
     drafters: tuple = DEFAULT_DRAFTERS  # experiment 1
     templates: tuple = TEMPLATES  # raw prompts and/or the chat template
     be_drafters: tuple = BE_DRAFTERS  # experiments 2 and 3
-    be_seeds: int = 8  # autoregressive paths per prompt and coupling in experiment 2
+    be_seeds: int = 16  # autoregressive paths per prompt and coupling in experiment 2
     be_tokens: int = 64  # their length
     gammas: tuple = (1, 2, 4, 8)
     sd_seeds: int = 2  # real SD runs per prompt and drafter (at check_gamma)

@@ -35,7 +35,7 @@ from simulate import exact
 
 __all__ = ["JP_EVERY", "SEEDS_PER_UNIT", "real_runs", "run_sd", "score_paths", "sd_unit_count"]
 
-JP_EVERY = 8  # exact Gumbel Pr[a = b] at positions t with t % JP_EVERY == 0
+JP_EVERY = 4  # exact Gumbel Pr[a = b] at positions t with t % JP_EVERY == 0
 SEEDS_PER_UNIT = 8  # seeds per batch of paths (two rows each: Gumbel and WMH)
 COST_STEPS = 6  # one-token steps timed per model for the cost ratio
 
@@ -132,7 +132,7 @@ def run_sd(loaded, cfg, out, progress=None):
                 rows = [(s, c) for s in seeds for c in ("gumbel", "wmh")]
                 scored = score_paths(loaded.model, get_drafters(), ids, rows, cfg.be_tokens,
                                      sampling)  # fmt: skip
-                return {"prompt": prompt, "rows": scored}
+                return {"prompt": prompt, "rows": scored, "jp_every": JP_EVERY}
 
             paths.append(store.get(name, compute))
             if progress:

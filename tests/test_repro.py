@@ -200,3 +200,15 @@ def test_proofs_and_sweep_parts_resume(tmp_path, monkeypatch):
     assert again.sweep_rows == data.sweep_rows
     report = (tmp_path / "REPORT.md").read_text()
     assert "## Proofs" in report and "## Bounds" in report
+
+
+def test_drafters_lists_every_kind_without_loading_a_model(capsys, no_model_load, tmp_path,
+                                                           monkeypatch):  # fmt: skip
+    monkeypatch.setenv("COUPLING_CACHE", str(tmp_path))
+    assert main(["drafters", "--no-measure", "--json"]) == 0
+    rows = {r["name"]: r for r in json.loads(capsys.readouterr().out)}
+    for name in ("exit8", "exit16-raw", "exit28-raw", "q3g32", "q2g32", "int8", "bf16",
+                 "temp0.8", "temp1.25", "hf:PATH"):  # fmt: skip
+        assert name in rows and rows[name]["mean_tv"] is None
+    assert sum(r["default"] for r in rows.values()) == 6
+    assert _tree(tmp_path) == []
