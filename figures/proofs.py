@@ -1,12 +1,11 @@
-"""Figures of the certificates: the LP optimum (claim 5) and the communication trade-off
-(claim 6). Data in (the certificates' tables), a matplotlib Figure out."""
+"""Figures of the certificates: the LP optimum (claim 5; claim 6's trade-off is in
+:mod:`figures.communication`). Data in (the certificates' tables), a matplotlib Figure out."""
 
 import matplotlib
-import numpy as np
 
 from figures.bounds import add_reference_curves, subplots
 
-__all__ = ["communication_tradeoff_figure", "lp_optimum_figure"]
+__all__ = ["lp_optimum_figure"]
 
 
 def lp_optimum_figure(table):
@@ -50,53 +49,6 @@ def lp_optimum_figure(table):
     right.set_ylabel("optimum - (1 - D)/(1 + D)")
     right.set_title("excess over the bound shrinks as n grows")
     right.grid(alpha=0.3)
-    right.legend(fontsize=7)
-    fig.tight_layout()
-    return fig
-
-
-def communication_tradeoff_figure(curves):
-    """Left: Pr[a = b] against expected bits (0 bits: the communication-free Gumbel value;
-    dotted: 1 - D). Right: Bob's marginal error d_TV against bits, with the worst case
-    over D, max_D D (1 + D)^-(extra+1).
-
-    ``curves``: dicts with keys family, D, bits (list), collision (list), bob_tv (list),
-    gumbel (the 0-bit collision) and worst (list, the worst-case error at each point)."""
-    fig, (left, right) = subplots(1, 2, figsize=(11, 4.5))
-    colors = matplotlib.colormaps["tab10"]
-    for idx, c in enumerate(curves):
-        color = colors(idx % 10)
-        bits = [0.0, *c["bits"]]
-        left.plot(
-            bits,
-            [c["gumbel"], *c["collision"]],
-            marker="o",
-            ms=3,
-            color=color,
-            label=f"{c['family']} (D = {c['D']:.2f})",
-        )
-        left.axhline(1 - c["D"], color=color, ls=":", lw=1)
-        right.semilogy(
-            c["bits"],
-            np.maximum(c["bob_tv"], 1e-12),
-            marker="o",
-            ms=3,
-            color=color,
-            label=c["family"],
-        )
-    if curves:
-        right.semilogy(
-            curves[0]["bits"], curves[0]["worst"], color="black", ls="--", label="worst case over D"
-        )
-    left.set_xlabel("expected message bits")
-    left.set_ylabel("Pr[a = b]")
-    left.set_title("dart relay: collision (dotted: 1 - D)")
-    left.grid(alpha=0.3)
-    left.legend(fontsize=7, loc="lower right")
-    right.set_xlabel("expected message bits")
-    right.set_ylabel("d_TV(law of b, q)")
-    right.set_title("Bob's marginal error (Alice's is exact)")
-    right.grid(alpha=0.3, which="both")
     right.legend(fontsize=7)
     fig.tight_layout()
     return fig

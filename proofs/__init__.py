@@ -12,7 +12,9 @@ from proofs.communication import verify_communication
 from proofs.disd_exact import verify_disd_exact
 from proofs.gumbel_formula import verify_gumbel_formula
 from proofs.lp_optimality import FULL_INSTANCES, MILP_INSTANCES, verify_lp_optimality
+from proofs.multidraft import verify_list_matching
 from proofs.pareto import verify_pareto
+from proofs.symmetric import FULL_EXTENSION, FULL_KS, verify_symmetric_optimality
 from proofs.wmh_formula import verify_wmh_formula
 
 __all__ = ["CLAIMS", "VERDICTS", "Certificate", "run_claims"]
@@ -21,7 +23,7 @@ __all__ = ["CLAIMS", "VERDICTS", "Certificate", "run_claims"]
 def _pareto(full):
     if full:
         return verify_pareto(
-            grids=((2, 48), (3, 12), (4, 8)), search_sizes=tuple(range(2, 13)), maxiter=200
+            grids=((2, 48), (3, 12), (4, 8)), search_sizes=(3, 4, 6, 8, 12), maxiter=60
         )
     return verify_pareto()
 
@@ -38,10 +40,30 @@ CLAIMS = {
         if full
         else verify_lp_optimality()
     ),
-    "communication": lambda full: verify_communication(
-        grids=((2, 8), (3, 6)) if full else ((2, 6), (3, 4)), mc_trials=100_000 if full else 20_000
+    "symmetric-optimality": lambda full: (
+        verify_symmetric_optimality(ks=FULL_KS, extension=FULL_EXTENSION)
+        if full
+        else verify_symmetric_optimality()
+    ),
+    "communication": lambda full: (
+        verify_communication(
+            dyadic_grids=((2, 32), (3, 16), (4, 8)), grids=((2, 8), (3, 6)), mc_trials=100_000
+        )
+        if full
+        else verify_communication()
     ),
     "disd-exact": lambda full: verify_disd_exact(denominator=12 if full else 6),
+    "list-matching": lambda full: (
+        verify_list_matching(
+            symbolic_sizes=(2, 3),
+            denominator=6,
+            drafts=(1, 2, 3, 4, 8),
+            random_pairs=100,
+            random_sizes=(4, 5, 6),
+        )
+        if full
+        else verify_list_matching()
+    ),
 }
 
 

@@ -85,6 +85,8 @@ def disd_law(target, drafter, denominator, **kwargs):
 
 
 def target_law(target):
+    """The exact law of ``HORIZON`` tokens sampled autoregressively from ``target``: a dict
+    from token tuples to Fractions, the product of the next-token probabilities."""
     law = {}
     for seq in itertools.product(range(VOCAB), repeat=HORIZON):
         pr = Fraction(1)

@@ -3,7 +3,8 @@ that have them (the LP optimum of claim 5, the communication trade-off of claim 
 
 from pathlib import Path
 
-from figures.proofs import communication_tradeoff_figure, lp_optimum_figure
+from figures.communication import communication_tradeoff_figure
+from figures.proofs import lp_optimum_figure
 from outputs import save_figure, write_json, write_table
 from proofs import run_claims
 from proofs.communication import tradeoff_curves

@@ -5,11 +5,15 @@ Speculative Decoding", arXiv:2408.07978.
 """
 
 from simulate.exact import (
+    LIST_PROTOCOLS,
     PROTOCOLS,
+    GapSplit,
     collision_probability,
+    gap_split,
     gumbel_collision,
     gumbel_lower_bound,
     independent_collision,
+    per_item_collision,
     tv_distance,
     weighted_jaccard,
     wmh_collision,
@@ -17,6 +21,16 @@ from simulate.exact import (
     worst_case_bound,
 )
 from simulate.montecarlo import ENGINES, EstimateResult, estimate, sample_pairs, wilson_interval
+from simulate.multidraft import (
+    GLSSample,
+    ListMatching,
+    gls_drafts,
+    gls_sample,
+    gls_target,
+    list_matching,
+    list_matching_bound,
+    list_matching_probability,
+)
 from simulate.protocols import (
     gumbel_sample,
     independent_sample,
@@ -30,18 +44,30 @@ from simulate.randomness import DOMAINS, domain_tag, uniform
 __all__ = [
     "DOMAINS",
     "ENGINES",
+    "LIST_PROTOCOLS",
     "PROTOCOLS",
     "EstimateResult",
+    "GLSSample",
+    "GapSplit",
+    "ListMatching",
     "collision_probability",
     "domain_tag",
     "estimate",
+    "gap_split",
+    "gls_drafts",
+    "gls_sample",
+    "gls_target",
     "gumbel_collision",
     "gumbel_lower_bound",
     "gumbel_sample",
     "independent_collision",
     "independent_sample",
     "inverse_cdf_sample",
+    "list_matching",
+    "list_matching_bound",
+    "list_matching_probability",
     "optimal_coupling_sample",
+    "per_item_collision",
     "sample_pairs",
     "tv_distance",
     "uniform",

@@ -158,15 +158,22 @@ def dart_at(st_item, st_height, k, n):
 
 
 @njit(cache=True, error_model="numpy")
-def wmh_darts(p, st_item, st_height):
-    """Literal dart throwing: the column of the first dart k with height_k <= p[column_k]."""
-    n = p.shape[0]
-    k = 0
+def first_dart_under(w, st_item, st_height, start):
+    """The dart scan: the first position k >= start whose dart lies under the bars w
+    (height_k <= w[column_k]), and its column."""
+    n = w.shape[0]
+    k = start
     while True:
         i, h = dart_at(st_item, st_height, k, n)
-        if h <= p[i]:
-            return i
+        if h <= w[i]:
+            return k, i
         k += 1
+
+
+@njit(cache=True, error_model="numpy")
+def wmh_darts(p, st_item, st_height):
+    """Literal dart throwing: the column of the first dart k with height_k <= p[column_k]."""
+    return first_dart_under(p, st_item, st_height, 0)[1]
 
 
 @njit(cache=True, error_model="numpy")

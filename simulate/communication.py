@@ -42,12 +42,13 @@ import numpy as np
 from numba import njit
 
 from simulate._hash import stream_state
-from simulate._kernels import dart_at
+from simulate._kernels import dart_at, first_dart_under
 from simulate.randomness import domain_tag
 from simulate.validation import as_count, as_distribution, as_key_array, as_pair, as_seed
 
 __all__ = [
     "Message",
+    "RelayLaw",
     "alice_message",
     "bob_decode",
     "expected_bits",
@@ -98,19 +99,12 @@ def _rice_decode(bits, r):
 
 @njit(cache=True, error_model="numpy")
 def _alice(p, st_item, st_height, count, positions):
-    """Positions of the first ``count`` P-darts; returns Alice's item."""
-    n = p.shape[0]
-    j = 0
-    found = 0
-    a = -1
-    while found < count:
-        i, h = dart_at(st_item, st_height, j, n)
-        if h <= p[i]:
-            positions[found] = j
-            if found == 0:
-                a = i
-            found += 1
-        j += 1
+    """Positions of the first ``count`` P-darts; returns Alice's item (the first one's)."""
+    k, a = first_dart_under(p, st_item, st_height, 0)
+    positions[0] = k
+    for found in range(1, count):
+        k = first_dart_under(p, st_item, st_height, k + 1)[0]
+        positions[found] = k
     return a
 
 
@@ -132,12 +126,7 @@ def _bob(q, st_item, st_height, positions):
         i, h = dart_at(st_item, st_height, j, n)
         if h <= q[i]:
             return i  # under q, not under p: the residual
-    j = last + 1
-    while True:  # failure: the first Q-dart after the known range
-        i, h = dart_at(st_item, st_height, j, n)
-        if h <= q[i]:
-            return i
-        j += 1
+    return first_dart_under(q, st_item, st_height, last + 1)[1]  # failure: the next Q-dart
 
 
 @njit(cache=True, error_model="numpy")
@@ -235,7 +224,7 @@ def relay_pairs(p, q, *, seed, key, extra=0, normalize=False):
     return out_a, out_b, bits
 
 
-def expected_bits(n, extra):
+def expected_bits(n, *, extra=0):
     r"""Exact expected message length: (extra + 1) Rice codes of Geometric(1/n) gaps.
 
     A gap g >= 1 costs 1 + r + floor((g - 1) / 2^r) bits, and
@@ -247,11 +236,25 @@ def expected_bits(n, extra):
     return (extra + 1) * (1 + r + rho / (1 - rho))
 
 
-def relay_exact(p, q, extra=0):
-    """Exact law of the relay (Fractions if the inputs are Fractions, else floats).
+class RelayLaw(NamedTuple):
+    """Exact law of the relay (Fractions for Fraction inputs, else floats)."""
 
-    Returns a dict: ``collision``, ``bob_law`` (list), ``bob_tv`` (d_TV to q), ``failure``
-    (the probability f D that Bob falls back to a plain Q-dart) and ``D``."""
+    collision: object  #: Pr[a = b] = 1 - D + f sum (p - q)+ q
+    bob_law: list  #: Pr[b = i] = min(p_i, q_i) + (1 - f)(q_i - p_i)+ + f D q_i
+    bob_tv: object  #: d_TV(law of b, q) <= f D
+    failure: object  #: f D, the probability that Bob falls back to a plain Q-dart
+    D: object  #: d_TV(p, q)
+
+
+def relay_exact(p, q, *, extra=0):
+    """Exact law of :func:`relay_pairs` with ``extra`` reported darts, as a :class:`RelayLaw`.
+
+    Examples
+    --------
+    >>> from fractions import Fraction as F
+    >>> relay_exact([F(1, 2), F(1, 2)], [F(1, 4), F(3, 4)], extra=1).collision
+    Fraction(79, 100)
+    """
     extra = as_count(extra, "extra", minimum=0)
     exact = all(isinstance(x, Fraction) for x in (*p, *q))
     if not exact:
@@ -266,4 +269,4 @@ def relay_exact(p, q, extra=0):
     collision = 1 - D + f * sum(max(a - b, 0) * b for a, b in zip(p, q))
     law = [min(a, b) + (1 - f) * max(b - a, 0) + f * D * b for a, b in zip(p, q)]
     tv = sum(abs(x - b) for x, b in zip(law, q)) / 2
-    return {"collision": collision, "bob_law": law, "bob_tv": tv, "failure": f * D, "D": D}
+    return RelayLaw(collision, law, tv, f * D, D)

@@ -8,6 +8,10 @@ r"""Monte Carlo estimates of Pr[a = b] with two engines that share the public ra
   Gumbel, the first useful dart for WMH), with streams of its own.
 
 Both are bit-for-bit reproducible for any number of threads and any chunking.
+
+``protocol="gls"`` (the list coupling with ``drafts`` = K drafts, :mod:`simulate.multidraft`)
+counts the trials whose target item is in the list: faithful runs the K races, fast draws
+(target's item, match) from the coupling's law.
 """
 
 import math
@@ -19,7 +23,8 @@ from scipy.stats import norm
 
 from simulate import _engines
 from simulate._prepare import FAITHFUL_DOMAINS, faithful_inputs, fast_inputs
-from simulate.exact import PROTOCOLS
+from simulate.exact import LIST_PROTOCOLS, PROTOCOLS, _check_drafts
+from simulate.multidraft import _as_k, _match_count, _match_pairs
 from simulate.validation import as_choice, as_count, as_key_array, as_pair, as_seed
 
 __all__ = ["ENGINES", "EstimateResult", "estimate", "sample_pairs", "wilson_interval"]
@@ -60,11 +65,14 @@ def wilson_interval(hits, trials, confidence=CONFIDENCE):
 
 def _engine_protocol(protocol, engine):
     if engine == "faithful":
-        return as_choice(protocol, "protocol", tuple(FAITHFUL_DOMAINS))
-    return as_choice(protocol, "protocol", PROTOCOLS)
+        return as_choice(protocol, "protocol", (*FAITHFUL_DOMAINS, *LIST_PROTOCOLS))
+    return as_choice(protocol, "protocol", PROTOCOLS + LIST_PROTOCOLS)
 
 
-def _count(protocol, engine, p, q, seed, first_key, trials):
+def _count(protocol, engine, p, q, seed, first_key, trials, drafts):
+    if protocol in LIST_PROTOCOLS:
+        chunk = FAITHFUL_CHUNK if engine == "faithful" else FAST_CHUNK
+        return _match_count(engine, p, q, drafts, seed, first_key, trials, chunk)
     if engine == "faithful":
         inp = faithful_inputs(protocol, p, q)
         chunk = FAITHFUL_CHUNK
@@ -82,7 +90,19 @@ def _count(protocol, engine, p, q, seed, first_key, trials):
     return int(counts.sum())
 
 
-def estimate(p, q, protocol, trials, *, seed, engine="fast", key=0, normalize=False, progress=None):
+def estimate(
+    p,
+    q,
+    protocol,
+    trials,
+    *,
+    seed,
+    engine="fast",
+    key=0,
+    normalize=False,
+    progress=None,
+    drafts=None,
+):
     """Estimate Pr[a = b] for ``protocol`` from ``trials`` independent keys.
 
     Parameters
@@ -91,6 +111,8 @@ def estimate(p, q, protocol, trials, *, seed, engine="fast", key=0, normalize=Fa
     protocol : {"gumbel", "wmh", "wmh-darts", "optimal", "independent"}
         ``"wmh"`` runs the per-column record process, ``"wmh-darts"`` the literal dart stream
         (same law; under the fast engine both draw from it by the first useful dart).
+        ``"gls"``: the list coupling with ``drafts`` drafts (:mod:`simulate.multidraft`); a hit
+        is the target's item being in the list.
     trials : int
     seed : int
     engine : {"fast", "faithful"}
@@ -100,6 +122,8 @@ def estimate(p, q, protocol, trials, *, seed, engine="fast", key=0, normalize=Fa
     progress : callable(int) or None
         Called with the number of trials just finished; the work is split into pieces for it,
         which does not change the result.
+    drafts : int or None
+        K, the number of drafts: required for "gls", refused for the other protocols.
 
     Returns
     -------
@@ -113,7 +137,10 @@ def estimate(p, q, protocol, trials, *, seed, engine="fast", key=0, normalize=Fa
     """
     as_choice(engine, "engine", ENGINES)
     _engine_protocol(protocol, engine)
+    _check_drafts(protocol, drafts)
     p, q = as_pair(p, q, normalize=normalize)
+    if drafts is not None:
+        drafts = _as_k(drafts, p.size, "drafts")
     trials = as_count(trials, "trials")
     seed = as_seed(seed)
     start = as_key_array(key, "key")
@@ -129,7 +156,7 @@ def estimate(p, q, protocol, trials, *, seed, engine="fast", key=0, normalize=Fa
     hits = 0
     for lo, hi in pairwise(bounds):
         if hi > lo:
-            hits += _count(protocol, engine, p, q, seed, start + int(lo), int(hi - lo))
+            hits += _count(protocol, engine, p, q, seed, start + int(lo), int(hi - lo), drafts)
             if progress is not None:
                 progress(int(hi - lo))
     value = hits / trials
@@ -138,21 +165,28 @@ def estimate(p, q, protocol, trials, *, seed, engine="fast", key=0, normalize=Fa
     return EstimateResult(value, stderr, low, high, trials, hits, protocol, engine)
 
 
-def sample_pairs(p, q, protocol, *, seed, key, engine="faithful", normalize=False):
+def sample_pairs(p, q, protocol, *, seed, key, engine="faithful", normalize=False, drafts=None):
     """The pairs (a, b) behind :func:`estimate`, one per key: two ints for a scalar ``key``,
     else two int64 arrays of its shape.
 
     The default ``engine="faithful"`` runs both parties' own procedures, so ``a`` equals
     :func:`gumbel_sample` (``wmh_sample``, ...) of ``p`` for the same seed and key.
     ``engine="fast"`` draws from the same joint law with streams of its own: equal in law,
-    not draw for draw.
+    not draw for draw. For "gls" (``drafts`` = K), a is the target's item and b the same item
+    when the list holds it, else -1, so that a == b is the success event as everywhere.
     """
     as_choice(engine, "engine", ENGINES)
     _engine_protocol(protocol, engine)
+    _check_drafts(protocol, drafts)
     p, q = as_pair(p, q, normalize=normalize)
     seed = as_seed(seed)
     keys = as_key_array(key, "key")
     flat = np.ascontiguousarray(keys.reshape(-1))
+    if protocol in LIST_PROTOCOLS:
+        out_a, out_b = _match_pairs(engine, p, q, _as_k(drafts, p.size, "drafts"), seed, flat)
+        if keys.ndim == 0:
+            return int(out_a[0]), int(out_b[0])
+        return out_a.reshape(keys.shape), out_b.reshape(keys.shape)
     out_a = np.empty(flat.size, np.int64)
     out_b = np.empty(flat.size, np.int64)
     if engine == "faithful":

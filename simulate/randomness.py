@@ -42,7 +42,8 @@ __all__ = ["DOMAINS", "domain_tag", "uniform"]
 #: every sampler) refuses a name that is not here: a new use of the randomness is registered
 #: first, so no two uses share a stream by accident.
 DOMAINS = {
-    "gumbel": "exponential race noise, one uniform per item",
+    "gumbel": "exponential race noise, one uniform per item; the list coupling's slot k "
+    "(simulate.multidraft) at index item + k * 2**32, so slot 0 is the plain race's noise",
     "wmh-dart-item": "literal dart stream: column of dart k",
     "wmh-dart-height": "literal dart stream: height of dart k",
     "wmh-record-time": "per-column record process: waiting times",
@@ -55,9 +56,19 @@ DOMAINS = {
     "fast-wmh-darts": "fast engine: joint law of the WMH pair (literal darts)",
     "fast-optimal": "fast engine: the maximal coupling",
     "fast-independent": "fast engine: independent draws",
+    "fast-gls": "fast engine of the list coupling: target's item, T, per-column tests",
     "sd-target": "standard speculative decoding: the target's inverse-CDF draws",
     "sd-draft": "standard speculative decoding: the drafter's inverse-CDF draws",
     "sd-accept": "standard speculative decoding: the ratio test's uniforms",
+    "interactive-alice": "interactive protocol: Alice's draw a ~ p",
+    "interactive-accept": "interactive protocol: the acceptance uniform U (U p_a < q_a)",
+    "interactive-propose": "interactive protocol: Bob's proposal c ~ q, index = trial",
+    "interactive-threshold": "interactive protocol: the residual test p_c < V q_c, V",
+    "quantized-flag": "quantized protocol: Alice's flag (F with probability s)",
+    "quantized-alice": "quantized protocol: Alice's draw from F or the remainder",
+    "quantized-accept": "quantized protocol: Bob's acceptance uniform against F",
+    "quantized-residual": "quantized protocol: Bob's draw from (q - F)+",
+    "quantized-bob": "quantized protocol: Bob's independent draw from q",
 }
 
 

@@ -4,14 +4,20 @@ They follow the written specification, not the kernels: the hash in numpy uint64
 (which wraps modulo 2**64), the race as an argmin over the full noise matrix.
 """
 
+import math
+
 import numpy as np
+from scipy import integrate
 
 from simulate.randomness import domain_tag
 from simulate.validation import as_distribution, as_key_array, as_pair, as_seed
 
 __all__ = [
+    "gls_numpy",
     "gumbel_collision_quadratic",
     "gumbel_pairs_numpy",
+    "list_matching_bound_quadratic",
+    "list_matching_nested_quad",
     "uniform_numpy",
     "wmh_darts_loop",
     "wmh_records_loop",
@@ -94,4 +100,67 @@ def gumbel_collision_quadratic(p, q):
     with np.errstate(over="ignore"):  # ratios to entries near 1e-300 may be inf: correctly
         for i in np.flatnonzero((p > 0) & (q > 0)):
             total += 1.0 / np.sum(np.maximum(p / p[i], q / q[i]))
+    return total
+
+
+def gls_numpy(p, q, k, *, seed, keys):
+    """The list coupling from the full noise array E[key, slot, item] = -ln u(seed, "gumbel",
+    key, item + slot * 2**32): drafts[key, slot] = argmin_i E / q_i and target[key] =
+    argmin_i min_slot E / p_i (lowest index at ties, as numpy's argmin)."""
+    p, q = as_pair(p, q)
+    keys = as_key_array(keys, "keys").reshape(-1)
+    index = np.arange(p.size)[None, :] + (np.arange(k)[:, None] << 32)
+    e = -np.log(uniform_numpy(seed=seed, key=keys[:, None, None], index=index, domain="gumbel"))
+    with np.errstate(divide="ignore"):
+        return np.argmin(e.min(axis=1) / p, axis=1), np.argmin(e / q, axis=2)
+
+
+def list_matching_bound_quadratic(p, q, k):
+    """The list matching lemma as printed: sum_j K / (sum_i max(p_i/p_j, q_i/q_j) + (K-1)/p_j)."""
+    p, q = as_pair(p, q)
+    total = 0.0
+    with np.errstate(over="ignore"):
+        for j in np.flatnonzero((p > 0) & (q > 0)):
+            total += k / (np.sum(np.maximum(p / p[j], q / q[j])) + (k - 1) / p[j])
+    return total
+
+
+def list_matching_nested_quad(p, q, k):
+    """The exact matching probability by scipy's adaptive quadrature, straight from the note:
+    sum_j p_j int K e^(-Kt) [1 - (1 - e^(-t c_j)) (1 - g_j(t))^(K-1)] dt with
+    g_j(t) = q_j t int_{r_j}^oo e^(-t psi(w)) dw, psi(w) = sum_i (q_i w - p_i)^+ summed
+    directly. Each integral is cut at the kinks (inner: the ratios; outer, in x = t (K + c_j):
+    where t psi_s = x) and scaled to its own decay. Slow: for n up to about 8."""
+    p, q = as_pair(p, q)
+    live = q > 0
+    ratios = np.unique(p[live] / q[live]).tolist()
+    weights = list(zip(q.tolist(), p.tolist()))
+
+    def psi(w):  # plain floats: numpy's per-call overhead dominates at this size
+        return sum(max(qi * w - pi, 0.0) for qi, pi in weights)
+
+    def quad(f, a, b, points=None):
+        return integrate.quad(f, a, b, points=points, epsabs=1e-14, epsrel=1e-11, limit=200)[0]
+
+    total = 0.0
+    for j in np.flatnonzero((p > 0) & live):
+        r, c = p[j] / q[j], psi(p[j] / q[j])
+        later = [x for x in ratios if x > r]
+        scale = k + c  # x = t * scale: the lemma's part decays at rate one in x
+
+        def g(t, r=r, later=later, qj=q[j]):
+            # t int_a^b e^(-t psi(w)) dw = int_0^(t (b - a)) e^(-t psi(a + y / t)) dy
+            total_g = 0.0
+            for a, b in zip([r, *later], [*later, np.inf]):
+                top = t * (b - a)
+                total_g += quad(lambda y, a=a: math.exp(-t * psi(a + y / t)), 0.0, min(top, 60.0))
+            return qj * total_g
+
+        def integrand(x, c=c, g=g, scale=scale):
+            t = x / scale
+            miss = (1.0 - math.exp(-t * c)) * (1.0 - g(t)) ** (k - 1)
+            return k * math.exp(-k * t) * (1.0 - miss) / scale
+
+        kinks = sorted({min(scale / psi(b), 50.0) for b in later if psi(b) > 0} | {1.0})
+        total += p[j] * (quad(integrand, 0.0, 60.0, kinks) + quad(integrand, 60.0, np.inf))
     return total

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from proofs.communication import relay_law_dp
+from proofs.communication_laws import relay_law_dp
 from simulate import wmh_darts_sample
 from simulate.communication import (
     Message,
@@ -43,17 +43,17 @@ def test_law_matches_exact_formula_by_monte_carlo():
     trials = 40_000
     for extra in (0, 4):
         a, b, bits = relay_pairs(P, Q, seed=2, key=np.arange(trials), extra=extra)
-        exact = relay_exact(P, Q, extra)
-        se = np.sqrt(exact["collision"] * (1 - exact["collision"]) / trials)
-        assert abs(np.mean(a == b) - exact["collision"]) < 5 * se
-        law = np.asarray(exact["bob_law"])
+        exact = relay_exact(P, Q, extra=extra)
+        se = np.sqrt(exact.collision * (1 - exact.collision) / trials)
+        assert abs(np.mean(a == b) - exact.collision) < 5 * se
+        law = np.asarray(exact.bob_law)
         live = law > 0
         counts = np.bincount(b, minlength=P.size)
         assert counts[~live].sum() == 0
         assert stats.chisquare(counts[live], law[live] * trials).pvalue > 1e-5
         assert stats.chisquare(np.bincount(a, minlength=5)[P > 0], P[P > 0] * trials).pvalue > 1e-5
         bits_se = np.std(bits) / np.sqrt(trials)
-        assert abs(np.mean(bits) - float(expected_bits(P.size, extra))) < 5 * bits_se
+        assert abs(np.mean(bits) - float(expected_bits(P.size, extra=extra))) < 5 * bits_se
 
 
 def test_exact_law_properties():
@@ -63,13 +63,17 @@ def test_exact_law_properties():
     for extra in range(4):
         law = relay_law_dp(p, q, extra)
         assert sum(law.values()) == 1
-        exact = relay_exact(p, q, extra)
+        exact = relay_exact(p, q, extra=extra)
         f = 1 / (1 + D) ** (extra + 1)
-        assert exact["D"] == D and exact["failure"] == f * D
-        assert exact["collision"] >= 1 - D
-        assert exact["bob_tv"] <= f * D
+        assert exact.D == D and exact.failure == f * D
+        assert exact.collision >= 1 - D
+        assert exact.bob_tv <= f * D
+        alice = [sum(w for (a, _), w in law.items() if a == i) for i in range(3)]
+        bob = [sum(w for (_, b), w in law.items() if b == i) for i in range(3)]
+        assert alice == p and bob == exact.bob_law
+        assert sum(w for (a, b), w in law.items() if a == b) == exact.collision
     # more extra darts, smaller error: Bob's marginal tends to q
-    errors = [relay_exact(p, q, e)["bob_tv"] for e in range(6)]
+    errors = [relay_exact(p, q, extra=e).bob_tv for e in range(6)]
     assert all(x > y for x, y in pairwise(errors))
 
 
@@ -90,4 +94,6 @@ def test_bad_input():
     with pytest.raises(ValueError):
         alice_message([0.5, 0.6], seed=0, key=0)
     with pytest.raises(ValueError, match="different lengths"):
-        relay_exact([0.5, 0.5], [1.0], 0)
+        relay_exact([0.5, 0.5], [1.0])
+    with pytest.raises(TypeError):
+        relay_exact([0.5, 0.5], [0.5, 0.5], 1)  # extra is keyword-only

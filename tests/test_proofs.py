@@ -11,14 +11,13 @@ from proofs import VERDICTS
 from proofs.chain import _steps, verify_chain
 from proofs.communication import verify_communication
 from proofs.disd_exact import verify_disd_exact
-from proofs.exact_rational import wmh_rational
+from proofs.exact_rational import gumbel_items_rational, tv_rational
 from proofs.gumbel_formula import verify_gumbel_formula
 from proofs.lp_model import solve_family
 from proofs.lp_optimality import verify_lp_optimality
 from proofs.lp_pricing import best_response_value
-from proofs.pareto import verify_pareto
+from proofs.pareto import verify_pareto, wmh_item
 from proofs.wmh_formula import verify_wmh_formula, wmh_closed_form
-from simulate.communication import relay_exact
 
 
 def test_gumbel_formula_is_proved():
@@ -64,16 +63,40 @@ def test_chain_is_proved_and_wrong_bounds_fail():
     assert verify_chain(steps=steps).verdict == "failed"
 
 
-def test_pareto_is_verified_and_an_inflated_wmh_is_refuted():
-    cert = verify_pareto(grids=((2, 12), (3, 6)), search_sizes=(3,), maxiter=20)
-    assert cert.verdict == "verified" and cert.detail["n2_symbolic_proof"]
-    assert cert.detail["grid_smallest_margin"] >= 0
+def test_pareto_is_proved_for_every_n_and_wrong_terms_fail():
+    cert = verify_pareto(grids=((2, 12), (3, 6)))
+    assert cert.verdict == "proved" and all(cert.detail["steps"].values())
+    assert set(cert.detail["case_split"]) == {"p_i < q_i", "q_i = 0", "D = delta", "D > delta"}
+    assert Fraction(cert.detail["grid_smallest_margin"]) == 0  # equality, e.g. at P = Q
 
-    def inflated(p, q):
-        return wmh_rational(p, q) + (1 - sum(min(a, b) for a, b in zip(p, q))) / 50
+    def doubled(p, q, d):  # the (q_i - m_i) p_i part counted twice
+        m = sp.Min(p, q)
+        return (m + (p - m) * q + 2 * (q - m) * p) / (1 + d)
 
-    bad = verify_pareto(inflated, grids=((2, 12),), search_sizes=())
+    bad = verify_pareto(w_item=doubled, grids=((2, 12),))
     assert bad.verdict == "refuted" and Fraction(bad.counterexample["margin"]) < 0
+    assert not bad.detail["steps"]["symmetry: W_i(P, Q) = W_i(Q, P)"]
+    p = [Fraction(x) for x in bad.counterexample["p"]]
+    q = [Fraction(x) for x in bad.counterexample["q"]]
+    i = bad.counterexample["item"]
+    assert doubled(p[i], q[i], tv_rational(p, q)) > gumbel_items_rational(p, q)[i]
+
+    def too_small_gumbel(p, q, s):  # S_i + p_i q_i in place of S_i
+        return p * q / (s + p * q)
+
+    assert verify_pareto(too_small_gumbel, grids=((2, 12),)).verdict == "refuted"
+
+    def halved(p, q, d):  # true that G_i >= it, but not the WMH term: the link fails
+        return wmh_item(p, q, d) / 2
+
+    half = verify_pareto(w_item=halved, grids=((2, 6),))
+    assert half.verdict == "failed" and half.detail["link_failures"]
+
+
+def test_pareto_search_is_supporting_evidence():
+    cert = verify_pareto(grids=((2, 4),), search_sizes=(3,), maxiter=5)
+    assert cert.verdict == "proved"
+    assert cert.detail["search_smallest_item_margin"]["3"] > -1e-12
 
 
 def test_prove_cli_json(tmp_path, capsys):
@@ -156,17 +179,6 @@ def test_pricing_value_is_attained_and_bounds_the_optimum():
     assert value >= sum(w * sol["profile"][ell] for ell, w in y.items())
 
 
-def test_communication_is_verified_and_a_wrong_formula_is_refuted():
-    cert = verify_communication(grids=((2, 4),), extras=(0, 1), mc_trials=4_000)
-    assert cert.verdict == "verified"
-
-    def off_by_one(p, q, extra):  # f = (1 + D)^-extra: forgets Alice's own dart
-        return relay_exact(p, q, max(extra - 1, 0)) if extra else relay_exact(p, q, 1)
-
-    bad = verify_communication(off_by_one, grids=((2, 4),), extras=(0, 1), mc_trials=1_000)
-    assert bad.verdict == "refuted"
-
-
 def test_milp_matches_the_exact_lp_where_both_reach():
     from proofs.lp_model import milp_optimum
 
@@ -182,7 +194,8 @@ def test_claim_figures_are_written(tmp_path):
     from reports.proofs import write_claim_figures
 
     certs = [verify_lp_optimality(instances=((3, 2), (4, 2)), cross_check=()),
-             verify_communication(grids=((2, 3),), extras=(0,), mc_trials=500)]  # fmt: skip
+             verify_communication(dyadic_grids=((2, 4),), grids=((2, 3),), extras=(0,),
+                                  bits_per_entry=(1,), mc_trials=500)]  # fmt: skip
     paths = {p.name for p in write_claim_figures(certs, tmp_path)}
     assert {"lp_optimum.png", "lp_optimum.pdf", "lp_optimum.csv", "lp_optimum.md",
             "communication_tradeoff.png", "communication_tradeoff.pdf"} <= paths  # fmt: skip
