@@ -1,11 +1,13 @@
 """Figures of the language-model experiments, in the paper's grammar: Pr[a = b] against D_TV
-per prompt, the pooled Gumbel - WMH gap against D, and block efficiency against gamma."""
+per prompt, the pooled Gumbel - WMH gap against D, the list coupling's matching probability
+against D for K drafts, and block efficiency against gamma."""
 
 import numpy as np
 
 from figures.bounds import PROTOCOL_STYLE, add_reference_curves, subplots
 
-__all__ = ["block_efficiency_figure", "gap_figure", "prompt_coupling_figure"]
+__all__ = ["block_efficiency_figure", "gap_figure", "list_matching_figure",
+           "prompt_coupling_figure"]  # fmt: skip
 
 NEGATIVE_GAP = -1e-12  # an exact gap below this is a violation of the Pareto claim
 METHOD_STYLE = {"sd": ("tab:green", "^", "SD"), "disd-gumbel": ("tab:blue", "o", "DISD-Gumbel"),
@@ -71,6 +73,47 @@ def gap_figure(rows):
     ax.set_title(title, fontsize=10, color="red" if bad else "black")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, ncol=2, markerscale=2)
+    fig.tight_layout()
+    return fig
+
+
+def list_matching_figure(rows, bins=10):
+    """The list coupling along the language-model positions: Pr[target's token in the K-draft
+    list] against D_TV, one colour per K.
+
+    ``rows``: dicts with tv, drafts (K), list_exact, list_bound (one per position and K). Left:
+    every exact value (K = 1 is Gumbel's J_P) with 1 - D, the best a single draft can do.
+    Right: the mean over positions in ``bins`` equal bins of D, exact (solid) and the list
+    matching lemma (dashed).
+    """
+    ks = sorted({r["drafts"] for r in rows})
+    fig, (left, right) = subplots(1, 2, figsize=(11, 4.4), sharey=True)
+    edges = np.linspace(0, 1, bins + 1)
+    for k, color in zip(ks, ("tab:blue", "tab:purple", "tab:red", "tab:brown", "tab:pink")):
+        sel = [r for r in rows if r["drafts"] == k]
+        tv = np.array([r["tv"] for r in sel])
+        ex = np.array([r["list_exact"] for r in sel])
+        lemma = np.array([r["list_bound"] for r in sel])
+        left.scatter(tv, ex, s=12, alpha=0.6, color=color, label=f"K = {k}")
+        which = np.clip(np.digitize(tv, edges) - 1, 0, bins - 1)
+        live = [b for b in range(bins) if np.any(which == b)]
+        mid = [(edges[b] + edges[b + 1]) / 2 for b in live]
+        right.plot(mid, [ex[which == b].mean() for b in live], "-o", color=color, ms=4,
+                   label=f"K = {k} exact")  # fmt: skip
+        right.plot(mid, [lemma[which == b].mean() for b in live], "--", color=color, lw=1,
+                   label=f"K = {k} lemma")  # fmt: skip
+    for ax in (left, right):
+        d = np.linspace(0, 1, 101)
+        ax.plot(d, 1 - d, color="black", lw=0.8, label="1 - D (one draft, optimal)")
+        ax.set_xlim(0, 1)
+        ax.set_ylim(0, 1.02)
+        ax.set_xlabel("total variation distance D")
+        ax.grid(alpha=0.3)
+    left.set_ylabel("Pr[target's token in the list]")
+    left.set_title(f"{len(rows) // len(ks)} positions x drafters", fontsize=9)
+    right.set_title(f"mean in {bins} bins of D; dashed: list matching lemma", fontsize=9)
+    left.legend(fontsize=7, loc="lower left")
+    right.legend(fontsize=6, ncol=2, loc="lower left")
     fig.tight_layout()
     return fig
 

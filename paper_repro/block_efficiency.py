@@ -30,6 +30,7 @@ import numpy as np
 __all__ = [
     "Replay",
     "acceptance_rates",
+    "acceptance_rates_path",
     "expected_block_efficiency",
     "replay",
     "round_lengths",
@@ -147,6 +148,25 @@ def acceptance_rates(p, q, y, D=None):
     m = min(py, qy)
     g = py * qy / float(np.maximum(py * q, p * qy).sum()) if qy > 0 else 0.0
     w = (m + (py - m) * qy + (qy - m) * py) / (1.0 + D)
+    return m / py, g / py, w / py
+
+
+def acceptance_rates_path(p, q, y, D):
+    """:func:`acceptance_rates` at every position of a path at once: ``p``, ``q`` of shape
+    (T, V) (the target's and drafter's distributions at each position), ``y`` the emitted
+    tokens (T,), ``D`` their total variation distances (T,). Returns three (T,) arrays."""
+    p = np.asarray(p, dtype=float)
+    q = np.asarray(q, dtype=float)
+    rows = np.arange(p.shape[0])
+    y = np.asarray(y, dtype=np.int64)
+    py, qy = p[rows, y], q[rows, y]
+    if np.any(py <= 0):
+        t = int(np.flatnonzero(py <= 0)[0])
+        raise ValueError(f"the emitted token {y[t]} has probability 0 under p at position {t}")
+    m = np.minimum(py, qy)
+    denom = np.maximum(py[:, None] * q, p * qy[:, None]).sum(axis=1)
+    g = np.where(qy > 0, py * qy / np.where(qy > 0, denom, 1.0), 0.0)
+    w = (m + (py - m) * qy + (qy - m) * py) / (1.0 + np.asarray(D, dtype=float))
     return m / py, g / py, w / py
 
 

@@ -7,7 +7,9 @@ Markdown, figures) are rebuilt from the units.
 
 1. ``coupling``: the paper's figure. ``tokens`` tokens sampled from the target (Gumbel, public
    seed) per prompt and template; at every position, for every drafter, D_TV, the exact and
-   Monte Carlo Pr[a = b] of Gumbel and WMH, the bounds and the split of the Gumbel-WMH gap.
+   Monte Carlo Pr[a = b] of Gumbel and WMH, the bounds and the split of the Gumbel-WMH gap;
+   at every ``list_every``-th position, the list coupling's exact matching probability and
+   the list matching lemma for K = ``list_drafts`` drafts.
 2. ``sd``: block efficiency of SD, DISD-Gumbel and DISD-WMH for every gamma, from many
    autoregressive paths (:mod:`paper_repro.speculative`), checked against real decoder runs.
 3. ``invariance``: one seed, several drafters and none: DISD's text is the same, SD's is not;
@@ -20,7 +22,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from outputs import slug
-from paper_repro.coupling_stats import position_row
+from paper_repro.coupling_stats import list_row, position_row
 from paper_repro.decoders import reference_rule, run_method
 from paper_repro.drafters import (
     DEFAULT_DRAFTERS,
@@ -84,24 +86,28 @@ class ReproConfig:
     check_seeds: int = 1  # real DISD runs per coupling and drafter on the first prompt
     check_gamma: int = 4  # gamma of the real runs that check the replay
     flip_sequences: int = 3  # sequences scored for floating-point flips
+    list_drafts: tuple = (1, 2, 4, 8)  # K of the list coupling in experiment 1
+    list_every: int = 8  # ... at positions 0, list_every, ... (0.5-1.5 s per position)
     prompts: tuple = PROMPTS
 
     def __post_init__(self):
         for name in ("tokens", "mc_trials", "be_seeds", "be_tokens", "sd_seeds", "check_seeds",
-                     "check_gamma"):  # fmt: skip
+                     "check_gamma", "list_every"):  # fmt: skip
             _positive_int(name, getattr(self, name))
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
             raise ValueError(f"seed must be an int >= 0, got {self.seed!r}")
         if isinstance(self.flip_sequences, bool) or not isinstance(self.flip_sequences, int) \
                 or self.flip_sequences < 0:  # fmt: skip
             raise ValueError(f"flip_sequences must be an int >= 0, got {self.flip_sequences!r}")
-        for name in ("drafters", "be_drafters", "gammas", "templates", "prompts"):
+        for name in ("drafters", "be_drafters", "gammas", "templates", "prompts", "list_drafts"):
             if not getattr(self, name):
                 raise ValueError(f"{name} is empty: the experiments would compute nothing")
         for name in (*self.drafters, *self.be_drafters):
             check_drafter_name(name)
         for g in self.gammas:
             _positive_int("every gamma", g)
+        for k in self.list_drafts:
+            _positive_int("every list_drafts K", k)
         for t in self.templates:
             if t not in TEMPLATES:
                 raise ValueError(f"unknown template {t!r}; choose from {', '.join(TEMPLATES)}")
@@ -109,7 +115,15 @@ class ReproConfig:
     def settings(self, experiment):
         """The fields experiment ``experiment`` depends on (checked when it resumes)."""
         keys = {
-            "coupling": ("seed", "tokens", "mc_trials", "drafters", "templates"),
+            "coupling": (
+                "seed",
+                "tokens",
+                "mc_trials",
+                "drafters",
+                "templates",
+                "list_drafts",
+                "list_every",
+            ),
             "sd": (
                 "be_drafters",
                 "be_seeds",
@@ -154,9 +168,12 @@ def run_coupling(loaded, cfg, out, progress=None):
             rows = []
             for d, drafter in drafters().items():
                 qs = drafter_path_logits(drafter, loaded.model, logits, ids, [path])[0]
-                for t, (p, q) in enumerate(zip(ps, qs)):
-                    row = position_row(p, sampling.probs(q), position=t,
-                                       mc_trials=cfg.mc_trials, seed=cfg.seed)  # fmt: skip
+                for t, (p, zq) in enumerate(zip(ps, qs)):
+                    q = sampling.probs(zq)
+                    row = position_row(p, q, position=t, mc_trials=cfg.mc_trials,
+                                       seed=cfg.seed)  # fmt: skip
+                    if t % cfg.list_every == 0:
+                        row |= list_row(p, q, cfg.list_drafts)
                     rows.append({"drafter": d, "token": path[t], **row})
             return {"prompt": prompt, "template": template, "rows": rows, "tokens": path,
                     "text": loaded.tokenizer.decode(path),

@@ -22,7 +22,7 @@ import time
 import numpy as np
 
 from outputs import safe_name, slug
-from paper_repro.block_efficiency import acceptance_rates
+from paper_repro.block_efficiency import acceptance_rates_path
 from paper_repro.coupling_stats import tv_and_wmh
 from paper_repro.decoders import DisdRule, run_method
 from paper_repro.drafters import lazy_drafters
@@ -40,8 +40,9 @@ SEEDS_PER_UNIT = 8  # seeds per batch of paths (two rows each: Gumbel and WMH)
 COST_STEPS = 6  # one-token steps timed per model for the cost ratio
 
 
-def _short(x):
-    return float(f"{x:.7g}")
+def _short(values):
+    """Floats rounded to 7 significant digits (the unit files stay small)."""
+    return [float(f"{x:.7g}") for x in values]
 
 
 def _batches(cfg):
@@ -63,13 +64,25 @@ def sd_unit_count(cfg):
     return len(cfg.prompts) * len(_batches(cfg)) + 1 + len(real_runs(cfg))
 
 
+def _row_stats(rule, p, q, path):
+    """One path's statistics for one drafter, vectorised over the positions: ``p``, ``q`` the
+    (T, V) distributions along ``path``, ``rule`` the DisdRule of the path's own coupling."""
+    tv, wmh = tv_and_wmh(p, q)
+    rates = acceptance_rates_path(p, q, path, tv)
+    flags = "".join("1" if rule.draft(q[t], t) == y else "0" for t, y in enumerate(path))
+    jp = [exact.collision_probability(p[t], q[t], "gumbel") for t in range(0, len(path), JP_EVERY)]
+    return {"tv": _short(tv), "flag": flags,
+            **{key: _short(a) for key, a in zip(("a_sd", "a_gumbel", "a_wmh"), rates)},
+            "wmh_exact": _short(wmh), "gumbel_exact": _short(jp)}  # fmt: skip
+
+
 def score_paths(model, drafters, ids, rows, tokens, sampling):
     """Sample one path of ``model`` per (seed, coupling) row and score every drafter along it.
 
     Returns one record per row: seed, coupling, tokens, and per drafter name the per-position
     lists ``tv``, ``flag`` (a string of 0/1: DISD acceptance with the row's coupling),
     ``a_sd``, ``a_gumbel``, ``a_wmh`` (in-law acceptance rates), ``wmh_exact`` and
-    ``gumbel_exact`` (every ``JP_EVERY``-th position).
+    ``gumbel_exact`` (at positions ``0, JP_EVERY, 2 JP_EVERY, ...``).
     """
     paths, logits = sample_paths(model, ids, rows, tokens, sampling)
     records = [{"seed": s, "coupling": c, "tokens": path, "drafters": {}}
@@ -78,20 +91,8 @@ def score_paths(model, drafters, ids, rows, tokens, sampling):
     for name, drafter in drafters.items():
         q_logits = drafter_path_logits(drafter, model, logits, ids, paths)
         for (seed, coupling), rec, path, p, zq in zip(rows, records, paths, ps, q_logits):
-            rule = DisdRule(seed, coupling)
             q = np.array([sampling.probs(z) for z in zq])
-            tv, wmh = tv_and_wmh(p, q)
-            rates = [acceptance_rates(p[t], q[t], y, tv[t]) for t, y in enumerate(path)]
-            rec["drafters"][name] = {
-                "tv": [_short(x) for x in tv],
-                "flag": "".join("1" if rule.draft(q[t], t) == y else "0"
-                                for t, y in enumerate(path)),
-                **{key: [_short(a[k]) for a in rates]
-                   for k, key in enumerate(("a_sd", "a_gumbel", "a_wmh"))},
-                "wmh_exact": [_short(x) for x in wmh],
-                "gumbel_exact": [_short(exact.collision_probability(p[t], q[t], "gumbel"))
-                                 for t in range(0, len(path), JP_EVERY)],
-            }  # fmt: skip
+            rec["drafters"][name] = _row_stats(DisdRule(seed, coupling), p, q, path)
     return records
 
 

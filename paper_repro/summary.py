@@ -11,6 +11,9 @@ __all__ = [
     "SEPARATION",
     "band_shares",
     "gap_items_table",
+    "gap_split_data",
+    "list_matching_means",
+    "list_matching_table",
     "mean_interval",
     "position_table",
     "real_run_checks",
@@ -75,6 +78,43 @@ def gap_items_table(records):
              "gap": r["gap"]}
             for rec in records for r in rec["rows"]
             for k, (item, g) in enumerate(zip(r["gap_items"], r["gap_values"]))]  # fmt: skip
+
+
+def gap_split_data(records):
+    """The gap split of every (position, drafter) pair of experiment 1, grouped by drafter:
+    (totals (N,), top per-item gaps (N, top), segments [(drafter, count), ...]) in the form
+    of :func:`figures.pareto.pareto_gap_figure`."""
+    rows = [r for rec in records for r in rec["rows"]]
+    drafters = list(dict.fromkeys(r["drafter"] for r in rows))
+    ordered = [r for name in drafters for r in rows if r["drafter"] == name]
+    segments = [(name, sum(r["drafter"] == name for r in rows)) for name in drafters]
+    return (np.array([r["gap"] for r in ordered]),
+            np.array([r["gap_values"] for r in ordered]), segments)  # fmt: skip
+
+
+def list_matching_table(records):
+    """One row per (prompt, template, drafter, position, K) where experiment 1 computed the
+    list coupling: D_TV, the exact Pr[target's token in the K-draft list], the lemma."""
+    return [{"prompt": rec["prompt"], "template": rec["template"], "drafter": r["drafter"],
+             "position": r["position"], "tv": r["tv"], "drafts": k, "list_exact": e,
+             "list_bound": b}
+            for rec in records for r in rec["rows"] if "list_exact" in r
+            for k, e, b in zip(r["drafts"], r["list_exact"], r["list_bound"])]  # fmt: skip
+
+
+def list_matching_means(table):
+    """Per drafter and over all of them ("all"): positions, mean D_TV, and per K the mean
+    exact matching probability and the mean lemma, from :func:`list_matching_table` rows."""
+    out = []
+    for name in [*dict.fromkeys(r["drafter"] for r in table), "all"]:
+        sel = [r for r in table if name in ("all", r["drafter"])]
+        row = {"drafter": name, "positions": sum(r["drafts"] == sel[0]["drafts"] for r in sel),
+               "mean_tv": float(np.mean([r["tv"] for r in sel]))}  # fmt: skip
+        for k in dict.fromkeys(r["drafts"] for r in sel):
+            row[f"exact_K{k}"] = float(np.mean([r["list_exact"] for r in sel if r["drafts"] == k]))
+            row[f"lemma_K{k}"] = float(np.mean([r["list_bound"] for r in sel if r["drafts"] == k]))
+        out.append(row)
+    return out
 
 
 def band_shares(records):

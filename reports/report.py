@@ -6,57 +6,29 @@ sentences under each figure are generated from the data, so they hold whatever t
 are. A new kind of result plugs in as one more function in the list.
 """
 
-import json
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from outputs import atomic_write_text, format_table, slug
-from paper_repro.summary import (
-    BANDS,
-    PAPER_COST,
-    SEPARATION,
-    band_shares,
-    position_table,
-    real_run_checks,
-    summarise_be,
+from outputs import atomic_write_text
+from reports._markdown import ReportData, image
+from reports.report_lm import (
+    lm_block_efficiency,
+    lm_coupling,
+    lm_gap,
+    lm_gap_split,
+    lm_invariance,
+    lm_list_matching,
+)
+from reports.report_proofs import (
+    communication,
+    list_matching_certificate,
+    pareto_certificate,
+    proofs,
+    symmetric_certificate,
 )
 
 __all__ = ["SECTIONS", "ReportData", "render_report", "write_report"]
-
-
-@dataclass
-class ReportData:
-    """What a section may read: the output root, the language-model results (by experiment)
-    and their configuration, the certificates, the sweep rows, timings and the command."""
-
-    root: Path
-    lm_dir: Path = None
-    lm: dict = field(default_factory=dict)
-    cfg: object = None
-    certificates: list = field(default_factory=list)
-    proofs_dir: Path = None
-    sweep_rows: list = field(default_factory=list)
-    sweep_dir: Path = None
-    timings: dict = field(default_factory=dict)
-    command: str = ""
-
-    def link(self, path):
-        """``path`` relative to the report's directory (for Markdown links and images)."""
-        return Path(path).resolve().relative_to(Path(self.root).resolve()).as_posix()
-
-
-def _image(data, path, alt):
-    return f"![{alt}]({data.link(path)})\n"
-
-
-def _fmt(x, digits=3):
-    return f"{x:.{digits}f}"
-
-
-def _interval(row, key):
-    return f"{row[key]:.3f} [{row[key + '_low']:.3f}, {row[key + '_high']:.3f}]"
 
 
 def overview(data):
@@ -74,185 +46,13 @@ def overview(data):
     return "\n".join(lines) + "\n"
 
 
-def lm_coupling(data):
-    records = data.lm.get("coupling")
-    if not records:
-        return None
-    bands = band_shares(records)
-    rows = position_table(records)
-    out = ["## Language model: Pr[a = b] against D_TV", ""]
-    table = [[name, _fmt(d["mean_tv"]), *(f"{s:.0%}" for s in d["shares"])]
-             for name, d in bands["drafters"].items()]  # fmt: skip
-    heads = ["drafter", "mean D_TV", *(f"D in [{lo:.1f}, {min(hi, 1):.1f})" for lo, hi in BANDS)]
-    table.append(["all", _fmt(np.mean([r["tv"] for r in rows])),
-                  *(f"{s:.0%}" for s in bands["shares"])])  # fmt: skip
-    g = np.array([r["gumbel_exact"] for r in rows])
-    w = np.array([r["wmh_exact"] for r in rows])
-    tv = np.array([r["tv"] for r in rows])
-    bound = (1 - tv) / (1 + tv)
-    slack = 1e-9  # rounding of the float64 exact formulas
-    inside = min(np.min(g - bound), np.min(w - bound)) > -slack and max(
-        np.max(g - (1 - tv)), np.max(w - (1 - tv))) < slack  # fmt: skip
-    trials = records[0]["mc_trials"]
-    z = max(abs(r[f"{p}_mc"] - r[f"{p}_exact"]) / np.sqrt(max(r[f"{p}_exact"] * (1 - r[
-        f"{p}_exact"]), 1e-300) / trials) for r in rows for p in ("gumbel", "wmh"))  # fmt: skip
-    out.append(
-        f"{len(rows)} (position, drafter) pairs: {len({r['position'] for r in rows})} positions "
-        f"of {len(records)} sampled sequences, scored against {len(bands['drafters'])} drafters. "
-        f"{bands['shares'][0]:.0%} of them lie below D = 0.3, {bands['shares'][1]:.0%} in "
-        f"[0.3, 0.7) and {bands['shares'][2]:.0%} above. "
-        + (
-            "Every exact value lies between (1 - D)/(1 + D) and 1 - D up to rounding"
-            if inside
-            else "**Some exact values lie OUTSIDE (1 - D)/(1 + D) and 1 - D**"
-        )
-        + f": the least excess over the bound is "
-        f"{np.min(g - bound):+.1e} (Gumbel) and {np.min(w - bound):+.1e} (WMH), the largest "
-        f"excess over 1 - D {np.max(g - (1 - tv)):+.1e} (Gumbel) and "
-        f"{np.max(w - (1 - tv)):+.1e} (WMH). The Monte "
-        f"Carlo estimates ({trials:,} trials per position) lie within {z:.1f} standard errors "
-        "of the exact values (largest over all pairs)."
-    )
-    out += ["", format_table(heads, table, markdown=True), ""]
-    for prompt in dict.fromkeys(r["prompt"] for r in rows):
-        sel = [r for r in rows if r["prompt"] == prompt]
-        gap = np.array([r["gap"] for r in sel])
-        k = int(np.argmax(gap))
-        out.append(f"### {prompt}\n")
-        out.append(_image(data, data.lm_dir / "coupling" / f"{slug(prompt)}.png", prompt))
-        out.append(
-            f"Gumbel (blue) sits at or above WMH (orange) at {np.sum(gap >= -1e-12)} of "
-            f"{len(sel)} points; the largest gap is {gap[k]:.3f} ({sel[k]['gumbel_exact']:.3f} "
-            f"vs {sel[k]['wmh_exact']:.3f}) at D = {sel[k]['tv']:.2f} (drafter "
-            f"`{sel[k]['drafter']}`). Bars: 2 Monte Carlo standard errors.\n"
-        )
-    return "\n".join(out)
-
-
-def lm_gap(data):
-    records = data.lm.get("coupling")
-    if not records:
-        return None
-    rows = position_table(records)
-    tv = np.array([r["tv"] for r in rows])
-    gap = np.array([r["gap"] for r in rows])
-    neg = int(np.sum(gap < -1e-12))
-    first = [r["gap_values"][0] / r["gap"] for rec in records for r in rec["rows"]
-             if r["gap"] > 1e-6]  # fmt: skip
-    out = [
-        "## Language model: the Gumbel - WMH gap",
-        "",
-        _image(data, data.lm_dir / "coupling" / "gap.png", "Gumbel - WMH against D"),
-    ]
-    bands = []
-    for lo, hi in BANDS:
-        sel = gap[(tv >= lo) & (tv < hi)]
-        if sel.size:
-            bands.append(f"{sel.mean():.4f} (max {sel.max():.4f}) for D in [{lo:.1f}, "
-                         f"{min(hi, 1):.1f})")  # fmt: skip
-    out.append(
-        f"The gap J_P - WMH over all {len(rows)} pairs: mean {'; '.join(bands)}. "
-        + (f"**{neg} pairs have a NEGATIVE gap, against the Pareto claim.** " if neg else
-           "None is negative: Gumbel dominates WMH at every position, as the Pareto claim "
-           "says. ")
-        + (f"The largest single item carries on average {np.mean(first):.0%} of a position's "
-           "gap (per-item split in `coupling/gap_items.csv`)." if first else "")
-    )  # fmt: skip
-    return "\n".join(out) + "\n"
-
-
-def _be_tables(summary):
-    heads = ["drafter", "gamma", "1-D / J_P / WMH", "SD", "DISD-Gumbel", "DISD-WMH",
-             "DISD-Gumbel runs", "DISD-WMH runs", "separated"]  # fmt: skip
-    rows = [[r["drafter"], r["gamma"],
-             f"{r['acc_sd']:.3f} / {r['acc_disd-gumbel']:.3f} / {r['acc_disd-wmh']:.3f}",
-             _interval(r, "be_sd"), _interval(r, "be_disd-gumbel"), _interval(r, "be_disd-wmh"),
-             _interval(r, "replay_disd-gumbel"), _interval(r, "replay_disd-wmh"),
-             "yes" if r["separated"] else f"no: {r['not_separated']}"]
-            for r in summary]  # fmt: skip
-    speed_heads = ["drafter", "gamma", "c measured", "SD", "DISD-Gumbel", "DISD-WMH",
-                   f"SD (c={PAPER_COST})", f"DISD-Gumbel (c={PAPER_COST})",
-                   f"DISD-WMH (c={PAPER_COST})"]  # fmt: skip
-    speed = [[r["drafter"], r["gamma"], f"{r['cost_ratio']:.2f}",
-              *(f"{r[f'speedup_{m}']:.2f}" for m in ("sd", "disd-gumbel", "disd-wmh")),
-              *(f"{r[f'speedup_{m}_c{PAPER_COST}']:.2f}" for m in ("sd", "disd-gumbel",
-                                                                   "disd-wmh"))]
-             for r in summary]  # fmt: skip
-    return format_table(heads, rows, markdown=True), format_table(speed_heads, speed,
-                                                                  markdown=True)  # fmt: skip
-
-
-def lm_block_efficiency(data):
-    result = data.lm.get("sd")
-    if not result:
-        return None
-    summary = summarise_be(result, data.cfg.gammas)
-    disd, sd = real_run_checks(result)
-    table, speed = _be_tables(summary)
-    paths = sum(len(u["rows"]) for u in result["paths"])
-    need = [r for r in summary if r["must_separate"]]
-    sep = sum(r["separated"] for r in need)
-    equal = sum(c["tokens_equal"] and c["flags_equal"] for c in disd)
-    out = [
-        "## Language model: block efficiency",
-        "",
-        _image(data, data.lm_dir / "sd" / "block_efficiency.png", "block efficiency"),
-    ]
-    out.append(
-        f"Block efficiency (tokens per target call) from {paths} autoregressive paths of "
-        f"{data.cfg.be_tokens} tokens ({data.cfg.be_seeds} public seeds per prompt and "
-        "coupling). SD, DISD-Gumbel, DISD-WMH: the expected block efficiency given each path "
-        "(flags independent with the per-item acceptance rates; exact in law), mean and 95% "
-        "interval over seeds, prompts as strata. 'runs': DISD's actual runs, replayed from "
-        "the acceptance flags along the paths of its own coupling. Where two methods' exact "
-        f"per-token acceptances differ by more than {SEPARATION}, the intervals separate in "
-        f"{sep} of {len(need)} (drafter, gamma) cells. The replay reproduces {equal} of "
-        f"{len(disd)} real DISD decoder runs token for token and flag for flag."
-    )
-    if sd:
-        zs = ", ".join(f"`{c['drafter']}` {c['real_be']:.3f} vs {c['in_law_be']:.3f} "
-                       f"(z = {c['z']:+.1f}, {c['runs']} runs)" for c in sd)  # fmt: skip
-        out.append(f"Real SD runs of {data.cfg.tokens} tokens at gamma {data.cfg.check_gamma} "
-                   f"against the in-law estimate at the same length: {zs}.")  # fmt: skip
-    out += ["", table, "",
-            "Speed-up over autoregressive decoding, BE / (1 + gamma c), for the drafter-to-"
-            "target cost ratio c measured here (one-token step times) and for c = "
-            f"{PAPER_COST} (a 2B drafter on a 27B target):", "", speed, ""]  # fmt: skip
-    return "\n".join(out)
-
-
-def lm_invariance(data):
-    result = data.lm.get("invariance")
-    if not result:
-        return None
-    demo, flips = result
-    ref = next(r["tokens"] for r in demo["runs"] if r["method"] == "autoregressive")
-    same = [r["drafter"] for r in demo["runs"] if r["method"] == "disd-gumbel"
-            and r["tokens"] == ref]  # fmt: skip
-    sd = {tuple(r["tokens"]) for r in demo["runs"] if r["method"] == "sd"}
-    n_disd = sum(r["method"] == "disd-gumbel" for r in demo["runs"])
-    total = sum(f["positions"] for f in flips)
-    flipped = sum(f["flips_block4"] + f["flips_block8"] for f in flips)
-    diff = max((max(f["max_logit_diff_block4"], f["max_logit_diff_block8"]) for f in flips),
-               default=0.0)  # fmt: skip
-    texts = (data.lm_dir / "invariance" / "texts.md").read_text().split("\n", 2)[-1]
-    return (
-        "## Language model: drafter invariance\n\n"
-        f"Seed {demo['seed']}, gamma {demo['gamma']}: DISD-Gumbel's tokens equal autoregressive "
-        f"sampling with {len(same)} of {n_disd} drafters; standard SD gives {len(sd)} distinct "
-        f"texts with {n_disd} drafters. Verify passes of 4 and 8 tokens against one-token "
-        f"steps over {total} positions: {flipped} flipped samples, largest logit difference "
-        f"{diff:.1e}.\n\n{texts}\n"
-    )
-
-
 def bounds(data):
     if not data.sweep_rows:
         return None
     rows = data.sweep_rows
     out = ["## Bounds: a sweep over distribution families", ""]
     for family in dict.fromkeys(r["family"] for r in rows):
-        out.append(_image(data, data.sweep_dir / f"summary_{family}.png", family))
+        out.append(image(data, data.sweep_dir / f"summary_{family}.png", family))
     d = np.array([r["D"] for r in rows])
     g = np.array([r["exact_gumbel"] for r in rows])
     w = np.array([r["exact_wmh"] for r in rows])
@@ -265,48 +65,10 @@ def bounds(data):
     return "\n".join(out)
 
 
-def proofs(data):
-    if not data.certificates:
-        return None
-    rows = [[c.claim, c.verdict + (f" on {c.cases} cases" if c.cases else ""), c.method,
-             f"{c.seconds:.1f}"] for c in data.certificates]  # fmt: skip
-    ok = sum(c.verdict in ("proved", "verified") for c in data.certificates)
-    out = [
-        "## Proofs: the certificates",
-        "",
-        f"{ok} of {len(data.certificates)} claims proved or verified "
-        f"(certificates as JSON in `{data.link(data.proofs_dir)}`).",
-        "",
-        format_table(["claim", "verdict", "method", "seconds"], rows, markdown=True),
-        "",
-    ]
-    lp = data.proofs_dir / "lp_optimum.png"
-    if lp.exists():
-        table = (data.proofs_dir / "lp_optimum.md").read_text().split("\n", 2)[-1]
-        out += ["### LP optimum on uniform k-subsets", "", _image(data, lp, "LP optimum"),
-                "The exact best collision probability of any communication-free protocol on "
-                "uniform k-subsets, against the (1 - D)/(1 + D) bound:", "", table]  # fmt: skip
-    return "\n".join(out)
-
-
-def communication(data):
-    fig = data.proofs_dir / "communication_tradeoff.png" if data.proofs_dir else None
-    if fig is None or not fig.exists():
-        return None
-    curves = json.loads(fig.with_suffix(".json").read_text())["curves"]
-    text = "; ".join(f"{c['family']} (D = {c['D']:.2f}): {c['gumbel']:.3f} with no bits, "
-                     f"{c['collision'][-1]:.3f} at {c['bits'][-1]:.1f} bits (1 - D = "
-                     f"{1 - c['D']:.3f})" for c in curves)  # fmt: skip
-    return (
-        "## Communication trade-off\n\n"
-        + _image(data, fig, "communication trade-off")
-        + f"\nCollision probability against expected message bits: {text}.\n"
-    )
-
-
 #: The report, in order. Each takes a ReportData and returns Markdown or None.
-SECTIONS = [overview, lm_coupling, lm_gap, lm_block_efficiency, lm_invariance, bounds, proofs,
-            communication]  # fmt: skip
+SECTIONS = [overview, lm_coupling, lm_gap, lm_gap_split, lm_list_matching, lm_block_efficiency,
+            lm_invariance, bounds, proofs, pareto_certificate, symmetric_certificate,
+            list_matching_certificate, communication]  # fmt: skip
 
 
 def render_report(data, sections=SECTIONS):

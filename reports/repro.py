@@ -1,17 +1,27 @@
-"""The language-model experiments on disk: the per-position table, per-prompt coupling figures
-and the pooled gap figure, the block-efficiency table and figure with the real-run checks, the
-invariance texts and flip counts."""
+"""The language-model experiments on disk: the per-position table, per-prompt coupling figures,
+the pooled gap figure and its split over the items, the list coupling's table and figure, the
+block-efficiency table and figure with the real-run checks, the invariance texts and flip
+counts."""
 
 import contextlib
 from pathlib import Path
 
-from figures.llm import block_efficiency_figure, gap_figure, prompt_coupling_figure
+from figures.llm import (
+    block_efficiency_figure,
+    gap_figure,
+    list_matching_figure,
+    prompt_coupling_figure,
+)
+from figures.pareto import pareto_gap_figure
 from outputs import atomic_write_text, csv_text, save_figure, slug, write_json, write_table
 from paper_repro.experiments import run_coupling, run_invariance
 from paper_repro.speculative import run_sd
 from paper_repro.summary import (
     band_shares,
     gap_items_table,
+    gap_split_data,
+    list_matching_means,
+    list_matching_table,
     position_table,
     real_run_checks,
     summarise_be,
@@ -39,6 +49,15 @@ def _write_coupling(records, out):
         written += save_figure(prompt_coupling_figure(sel, prompt), out / slug(prompt),
                                {"prompt": prompt})  # fmt: skip
     written += save_figure(gap_figure(rows), out / "gap")
+    totals, tops, segments = gap_split_data(records)
+    written += save_figure(pareto_gap_figure(totals, tops, segments=segments), out / "gap_split",
+                           {"segments": segments})  # fmt: skip
+    lists = list_matching_table(records)
+    if lists:
+        written.append(atomic_write_text(out / "list_matching.csv", csv_text(lists)))
+        written += write_table(list_matching_means(lists), out / "list_matching_means",
+                               "List coupling: mean Pr[token in the K-draft list]")  # fmt: skip
+        written += save_figure(list_matching_figure(lists), out / "list_matching")
     return written
 
 

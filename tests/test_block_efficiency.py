@@ -13,6 +13,7 @@ from lm_fixtures import one_torch_thread, tiny_llama
 
 from paper_repro.block_efficiency import (
     acceptance_rates,
+    acceptance_rates_path,
     expected_block_efficiency,
     replay,
     speedup,
@@ -21,7 +22,7 @@ from paper_repro.decoders import disd, standard_sd
 from paper_repro.drafters import ModelDrafter
 from paper_repro.lm import CachedLM
 from paper_repro.sampling import SamplingConfig
-from paper_repro.speculative import score_paths
+from paper_repro.speculative import JP_EVERY, score_paths
 from simulate import exact
 
 pytestmark = pytest.mark.usefixtures(one_torch_thread.__name__)
@@ -109,6 +110,22 @@ def test_acceptance_rates_average_to_the_collision_probabilities(n, seed):
     assert np.all((rates >= 0) & (rates <= 1 + 1e-12))
 
 
+@given(st.integers(2, 12), st.integers(1, 6), st.integers(0, 2**32 - 1))
+def test_acceptance_rates_along_a_path_equal_the_scalar_twin(n, T, seed):
+    """The vectorised rates at every position equal acceptance_rates one position at a time,
+    zeros in q included."""
+    rng = np.random.default_rng(seed)
+    p = rng.dirichlet(np.full(n, 0.5), size=T)
+    q = rng.dirichlet(np.full(n, 0.5), size=T)
+    q[:, 0] = 0.0
+    q /= q.sum(axis=1, keepdims=True)
+    y = np.array([rng.choice(n, p=row) for row in p])
+    D = 0.5 * np.abs(p - q).sum(axis=1)
+    fast = np.array(acceptance_rates_path(p, q, y, D)).T
+    slow = np.array([acceptance_rates(p[t], q[t], y[t]) for t in range(T)])
+    np.testing.assert_allclose(fast, slow, rtol=1e-12, atol=1e-15)
+
+
 def test_speedup_formula():
     assert speedup(2.5, 4, 0.05) == pytest.approx(2.5 / 1.2)
     assert speedup(1.0, 1, 0.0) == 1.0
@@ -151,13 +168,13 @@ def test_scored_paths_hold_the_exact_values():
     assert a["flag"] == b["flag"]
     lm, s = CachedLM(target), SamplingConfig()
     toks = recs[0]["tokens"]
-    for t in (0, 8):
+    for t in (0, JP_EVERY):
         z = lm.logits([1, 2, *toks[:t]], 1)[0]
         p, q = s.probs(z), s.probs(z / 1.25)
         assert a["tv"][t] == pytest.approx(exact.tv_distance(p, q), rel=1e-6)
         assert a["wmh_exact"][t] == pytest.approx(exact.collision_probability(p, q, "wmh"),
                                                   rel=1e-6)  # fmt: skip
-        assert a["gumbel_exact"][t // 8] == pytest.approx(
+        assert a["gumbel_exact"][t // JP_EVERY] == pytest.approx(
             exact.collision_probability(p, q, "gumbel"), rel=1e-6)  # fmt: skip
 
 

@@ -1,6 +1,6 @@
 """Drafter kinds built from the target: group quantization against a numpy twin, int8, the
 target at another dtype or temperature; name checks; the per-item gap split against the
-direct formula."""
+direct formula; the list coupling's row against J_P and the lemma."""
 
 import numpy as np
 import pytest
@@ -8,10 +8,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 from lm_fixtures import one_torch_thread, tiny_llama, torch
 
-from paper_repro.coupling_stats import top_item_gaps
+from paper_repro.coupling_stats import TOP_ITEMS, list_row, position_row
 from paper_repro.drafters import DEFAULT_DRAFTERS, DRAFTERS, check_drafter_name, make_drafter
 from paper_repro.model import LoadedModel
 from paper_repro.quantize import int8_dynamic, quantize_dequantize, quantize_weights
+from simulate import exact
 
 pytestmark = pytest.mark.usefixtures(one_torch_thread.__name__)
 
@@ -106,16 +107,30 @@ def _direct_gaps(p, q):
 
 
 @given(st.integers(2, 40), st.integers(0, 2**32 - 1), st.sampled_from([0.05, 0.5, 2.0]))
-def test_top_item_gaps_are_the_largest_direct_gaps(n, seed, alpha):
+def test_position_row_splits_the_gap_into_the_largest_direct_gaps(n, seed, alpha):
     rng = np.random.default_rng(seed)
     p, q = rng.dirichlet(np.full(n, alpha)), rng.dirichlet(np.full(n, alpha))
     full = _direct_gaps(p, q)
-    items, gaps = top_item_gaps(p, q, top=5)
+    row = position_row(p, q, position=0, mc_trials=10, seed=0)
     assert np.all(full >= -1e-12)  # the Pareto claim, item by item
-    want = np.sort(full[full > 0])[::-1][: len(gaps)]
-    np.testing.assert_allclose(gaps, full[items], atol=1e-15)
-    np.testing.assert_allclose(np.sort(gaps)[::-1][: len(want)], want[: len(gaps)], atol=1e-12)
-    assert len(gaps) == min(5, int(np.sum(np.minimum(p, q) > 0)))
+    assert row["gap"] == pytest.approx(full.sum(), abs=1e-12)
+    keep = min(TOP_ITEMS, n)
+    np.testing.assert_allclose(row["gap_values"][:keep], np.sort(full)[::-1][:keep], atol=1e-12)
+    np.testing.assert_allclose(full[row["gap_items"][:keep]], row["gap_values"][:keep],
+                               atol=1e-15)  # fmt: skip
+
+
+@given(st.integers(2, 30), st.integers(0, 2**32 - 1))
+def test_list_row_starts_at_the_gumbel_value_and_grows_with_the_drafts(n, seed):
+    """K = 1 is J_P; the exact value lies between the lemma and 1 and grows with K."""
+    rng = np.random.default_rng(seed)
+    p, q = rng.dirichlet(np.full(n, 0.3)), rng.dirichlet(np.full(n, 0.3))
+    row = list_row(p, q, (1, 2, 4, 8))
+    exact_k, bound_k = np.array(row["list_exact"]), np.array(row["list_bound"])
+    assert row["drafts"] == [1, 2, 4, 8]
+    assert exact_k[0] == pytest.approx(exact.collision_probability(p, q, "gumbel"), rel=1e-9)
+    assert np.all(bound_k <= exact_k * (1 + 1e-9)) and np.all(exact_k <= 1.0)
+    assert np.all(np.diff(exact_k) >= -1e-9 * exact_k[1:])
 
 
 def test_measured_tv_is_cached_by_target_and_definition(tmp_path, monkeypatch):

@@ -4,6 +4,8 @@ model work, recorded settings, resume after an interruption, and REPORT.md."""
 
 import csv
 import json
+import os
+from pathlib import Path
 
 import pytest
 from lm_fixtures import one_torch_thread, save_model, tiny_gemma2
@@ -73,6 +75,52 @@ def test_out_that_is_a_file_or_under_a_file_is_refused(command, capsys, no_model
         assert code == 2 and len(err) == 1
         assert err[0].startswith(f"coupling {command}: error: --out") and message in err[0]
     assert f.read_text() == "keep me" and _tree(tmp_path) == ["taken"]
+
+
+@pytest.mark.parametrize("command", ["repro", "reproduce"])
+def test_out_that_cannot_be_written_is_refused(command, capsys, no_model_load, tmp_path):
+    if os.geteuid() == 0:  # root writes through any mode bits: /proc takes no directories
+        out = Path("/proc/coupling-no-such-dir/out")
+    else:
+        locked = tmp_path / "locked"
+        locked.mkdir()
+        locked.chmod(0o500)
+        out = locked / "out"
+    code, err = _error(capsys, [command, "--out", str(out)])
+    assert code == 2 and len(err) == 1
+    assert err[0].startswith(f"coupling {command}: error: --out") and "cannot be written" in err[0]
+    assert not out.exists()
+
+
+def test_decode_and_the_experiments_share_one_dispatch(models, capsys):
+    """`coupling decode` goes through run_method, and run_method reaches each method's own
+    decoder: the same tokens three ways."""
+    from paper_repro.decoders import METHODS, autoregressive, disd, run_method, standard_sd
+    from paper_repro.drafters import make_drafter
+    from paper_repro.lm import CachedLM
+    from paper_repro.model import encode_prompt, load_model
+    from paper_repro.sampling import SamplingConfig
+
+    target, drafter = models
+    loaded = load_model(target)
+    d = make_drafter(f"hf:{drafter}", loaded)
+    prompt = encode_prompt(loaded.tokenizer, "a b c", chat=False)
+    common = {"seed": 5, "max_new_tokens": 6, "sampling": SamplingConfig()}
+    own = {"autoregressive": lambda: autoregressive(CachedLM(loaded.model), prompt, **common),
+           "sd": lambda: standard_sd(CachedLM(loaded.model), d, prompt, gamma=3, **common),
+           "disd-gumbel": lambda: disd(CachedLM(loaded.model), d, prompt, gamma=3, **common),
+           "disd-wmh": lambda: disd(CachedLM(loaded.model), d, prompt, gamma=3,
+                                    coupling="wmh", **common)}  # fmt: skip
+    for method in METHODS:
+        argv = ["decode", "--prompt", "a b c", "--method", method, "--drafter", f"hf:{drafter}",
+                "--target", target, "--gamma", "3", "--seed", "5", "--max-new-tokens", "6",
+                "--json"]  # fmt: skip
+        assert main(argv) == 0
+        cli = json.loads(capsys.readouterr().out)["token_ids"]
+        via = run_method(method, CachedLM(loaded.model), d, prompt, gamma=3, **common).tokens
+        assert (cli, via) == (own[method]().tokens,) * 2, method
+    with pytest.raises(ValueError, match="needs a drafter"):
+        run_method("sd", CachedLM(loaded.model), None, prompt, gamma=3, **common)
 
 
 def test_preset_gemma2_end_to_end_on_tiny_gemma(models, capsys, tmp_path):
@@ -168,7 +216,8 @@ def test_reproduce_resumes_after_an_interruption(models, tmp_path):
             a, b = (_untimed(t) for t in (a, b))
         assert b == a, name
     report = (out / "REPORT.md").read_text()
-    for section in ("Pr[a = b] against D_TV", "Gumbel - WMH gap", "block efficiency",
+    for section in ("Pr[a = b] against D_TV", "Gumbel - WMH gap", "the gap item by item",
+                    "the list coupling with K drafts", "block efficiency",
                     "drafter invariance"):  # fmt: skip
         assert section in report
     images = [line[line.rindex("](") + 2 : -1] for line in report.splitlines()
@@ -182,10 +231,10 @@ def test_proofs_and_sweep_parts_resume(tmp_path, monkeypatch):
     from simulate.sweep import SweepSpec
 
     spec = SweepSpec(blocks=({"family": "dirichlet", "n": 20, "replicates": 3},), trials=1000)
-    claims = ("disd-exact",)
+    claims = ("disd-exact", "pareto", "list-matching")
     data, _ = reproduce(None, ReproConfig(), tmp_path, parts=("proofs", "sweep"), claims=claims,
                         sweep_spec=spec)  # fmt: skip
-    assert [c.verdict for c in data.certificates] == ["proved"]
+    assert [c.verdict for c in data.certificates] == ["proved", "proved", "verified"]
     assert len(data.sweep_rows) == 3
 
     def boom(*args, **kwargs):
@@ -195,11 +244,14 @@ def test_proofs_and_sweep_parts_resume(tmp_path, monkeypatch):
     monkeypatch.setattr(rr, "run_sweep", lambda *a, **k: None)
     again, _ = reproduce(None, ReproConfig(), tmp_path, parts=("proofs", "sweep"), claims=claims,
                          sweep_spec=spec)  # fmt: skip
-    assert again.certificates[0].as_dict() | {"path": ""} == data.certificates[0].as_dict() | {
-        "path": ""}  # fmt: skip
+    assert [c.as_dict() | {"path": ""} for c in again.certificates] == [
+        c.as_dict() | {"path": ""} for c in data.certificates]  # fmt: skip
     assert again.sweep_rows == data.sweep_rows
     report = (tmp_path / "REPORT.md").read_text()
     assert "## Proofs" in report and "## Bounds" in report
+    assert "### Pareto: Gumbel beats weighted MinHash item by item: proved" in report
+    assert "### List coupling: the exact matching probability: verified" in report
+    assert "Symmetric optimality" not in report  # its certificate was not asked for
 
 
 def test_drafters_lists_every_kind_without_loading_a_model(capsys, no_model_load, tmp_path,
