@@ -1,4 +1,4 @@
-"""Language-model subcommands: decode, drafters, distill, repro."""
+"""Language-model subcommands: decode, drafters, distill, repro, reproduce."""
 
 import shlex
 import sys
@@ -7,9 +7,19 @@ import time
 from coupling._output import CommandError, print_json, progress_bar, user_input
 from outputs import format_table
 
-__all__ = ["add_parsers"]
+__all__ = ["PRESETS", "add_parsers"]
 
-METHODS = ("autoregressive", "sd", "disd-gumbel", "disd-wmh")
+#: Settings of ``repro``/``reproduce`` that ``--preset`` fills and explicit flags override.
+PRESETS = {
+    "default": {"target": "smollm2", "dtype": "float32", "device": "cpu", "drafters": None,
+                "templates": "raw,chat", "tokens": 32, "mc_trials": 20_000},
+    # The authors' configuration: Gemma-2 27B target, 9B and 2B drafters, bfloat16, raw
+    # prompts, 32 tokens, 20,000 trials per position; the 27B model spread over the GPUs.
+    "gemma2": {"target": "google/gemma-2-27b-it", "dtype": "bfloat16", "device": "auto",
+               "drafters": "hf:google/gemma-2-9b-it,hf:google/gemma-2-2b-it",
+               "templates": "raw", "tokens": 32, "mc_trials": 20_000},
+}  # fmt: skip
+_POSITIVE = ("tokens", "mc_trials", "sd_seeds", "be_seeds", "be_tokens")
 
 
 def _notify(message):
@@ -17,10 +27,14 @@ def _notify(message):
 
 
 def _threads(n):
+    """``--threads N``: torch's and numba's thread pools (on a shared machine one thread can
+    be ten times faster than two that wait for each other)."""
+    import numba
     import torch
 
     if n:
         torch.set_num_threads(n)
+        numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))
 
 
 def _load_target(args):
@@ -39,21 +53,26 @@ def _sampling(args):
 
 
 def _check_decode_args(args):
+    """Everything ``decode`` can refuse before the model is loaded."""
+    from paper_repro.decoders import check_method
+    from paper_repro.drafters import check_drafter_name
+
     if not args.prompt or not args.prompt.strip():
         raise CommandError("--prompt is empty")
-    if args.method not in METHODS:
-        raise CommandError(f"--method must be one of {METHODS}, got {args.method!r}")
+    check_method(args.method, args.coupling)
     if args.gamma < 1:
         raise CommandError(f"--gamma must be >= 1, got {args.gamma}")
     if args.max_new_tokens < 1:
         raise CommandError(f"--max-new-tokens must be >= 1, got {args.max_new_tokens}")
     if args.method != "autoregressive" and not args.drafter:
         raise CommandError(f"--method {args.method} needs --drafter NAME (see `coupling drafters`)")
+    if args.drafter:
+        check_drafter_name(args.drafter)
     return _sampling(args)
 
 
 def _cmd_decode(args):
-    from paper_repro.decoders import autoregressive, disd, standard_sd
+    from paper_repro.decoders import run_method
     from paper_repro.drafters import make_drafter
     from paper_repro.lm import CachedLM
     from paper_repro.model import encode_prompt
@@ -67,15 +86,9 @@ def _cmd_decode(args):
         with user_input():
             drafter = make_drafter(args.drafter, loaded, dtype=args.drafter_dtype)
     prompt = encode_prompt(loaded.tokenizer, args.prompt, chat=args.chat)
-    target = CachedLM(loaded.model)
-    common = {"seed": args.seed, "max_new_tokens": args.max_new_tokens, "sampling": sampling}
-    if args.method == "autoregressive":
-        result = autoregressive(target, prompt, coupling=args.coupling, **common)
-    elif args.method == "sd":
-        result = standard_sd(target, drafter, prompt, gamma=args.gamma, **common)
-    else:
-        result = disd(target, drafter, prompt, gamma=args.gamma,
-                      coupling=args.method.split("-")[1], **common)  # fmt: skip
+    result = run_method(args.method, CachedLM(loaded.model), drafter, prompt, seed=args.seed,
+                        gamma=args.gamma, max_new_tokens=args.max_new_tokens,
+                        sampling=sampling, coupling=args.coupling)  # fmt: skip
     text = loaded.tokenizer.decode(result.tokens)
     stats = result.stats.as_dict() | {"load_seconds": loaded.seconds}
     if args.json:
@@ -91,13 +104,27 @@ def _cmd_decode(args):
 
 
 def _cmd_drafters(args):
-    from paper_repro.drafters import drafter_names
+    from paper_repro.drafter_tv import cached_tv, measured_tv
+    from paper_repro.drafters import DEFAULT_DRAFTERS, DRAFTERS, drafter_names
 
     names = drafter_names()
-    if args.json:
-        print_json([{"name": k, "description": v} for k, v in names.items()])
+    if args.no_measure:
+        tv = cached_tv(args.target, args.dtype, list(DRAFTERS))
     else:
-        print(format_table(["drafter", "description"], list(names.items())))
+        _threads(args.threads)
+        if not all(v is not None for v in cached_tv(args.target, args.dtype, DRAFTERS).values()):
+            _notify("measuring each drafter's mean D_TV once (cached afterwards)")
+        tv = measured_tv(args.target, args.dtype, list(DRAFTERS), lambda: _load_target(args))
+    rows = [{"name": k, "mean_tv": tv.get(k), "default": k in DEFAULT_DRAFTERS,
+             "description": v} for k, v in names.items()]  # fmt: skip
+    if args.json:
+        print_json(rows)
+    else:
+        table = [[r["name"], "-" if r["mean_tv"] is None else f"{r['mean_tv']:.3f}",
+                  "yes" if r["default"] else "", r["description"]] for r in rows]  # fmt: skip
+        print(format_table(["drafter", "mean D_TV", "default", "description"], table))
+        print("mean D_TV: 3 prompts x 32 positions of the target's own samples "
+              "(cached in the user cache)")  # fmt: skip
     return 0
 
 
@@ -132,28 +159,62 @@ def _cmd_distill(args):
     return 0
 
 
-def run_experiments(args, names):
-    """Run the named experiments (resuming from ``args.out``) with a progress bar each."""
-    from paper_repro import experiments as ex
-    from reports.repro import run_repro
+def _split(text):
+    return tuple(s.strip() for s in text.split(",") if s.strip())
 
+
+def _resolve(args):
+    """Fill the preset's settings into ``args`` where no flag was given; check every setting
+    that can be checked before any model work; returns the ReproConfig."""
+    from paper_repro.experiments import BE_DRAFTERS, ReproConfig
+    from paper_repro.model import DEFAULT_TARGET
+
+    preset = PRESETS[args.preset]
+    for key, value in preset.items():
+        if getattr(args, key) is None:
+            setattr(args, key, value)
+    for key in _POSITIVE:
+        value = getattr(args, key)
+        if value is not None and value < 1:
+            raise ValueError(f"--{key.replace('_', '-')} must be >= 1, got {value}")
+    drafters = _split(args.drafters) if args.drafters else None
+    if args.drafters is not None and not drafters:
+        raise ValueError("--drafters is empty")
+    if args.target != DEFAULT_TARGET and drafters is None:
+        raise ValueError(
+            f"--target {args.target}: name its drafters with --drafters (the named drafters "
+            "are built from the default target's layers and were chosen for it)"
+        )
+    fields = {k: getattr(args, k) for k in _POSITIVE if getattr(args, k) is not None}
+    if drafters:
+        fields |= {"drafters": drafters, "be_drafters": drafters}
+    elif args.target == DEFAULT_TARGET:
+        fields["be_drafters"] = BE_DRAFTERS
+    return ReproConfig(target=args.target, dtype=args.dtype, seed=args.seed,
+                       templates=_split(args.templates), **fields)  # fmt: skip
+
+
+def _bar(name, total):
+    return progress_bar(total, f"reproduce {name}", unit="units")
+
+
+def _cmd_repro(args):
+    from paper_repro.experiments import EXPERIMENTS, unit_count
+    from reports.repro import check_settings, run_repro
+    from reports.reproduce import check_out_dir
+
+    names = EXPERIMENTS if args.experiment == "all" else (args.experiment,)
     with user_input():
-        cfg = ex.ReproConfig(seed=args.seed, tokens=args.tokens, mc_trials=args.mc_trials,
-                             sd_seeds=tuple(range(args.sd_seeds)))  # fmt: skip
+        cfg = _resolve(args)
+        check_out_dir(args.out)
+        check_settings(cfg, args.out, names)
     _threads(args.threads)
     loaded = _load_target(args)
 
     def bar(name):
-        return progress_bar(ex.unit_count(name, cfg), f"repro {name}", unit="units")
+        return progress_bar(unit_count(name, cfg), f"repro {name}", unit="units")
 
-    return run_repro(loaded, cfg, args.out, names, progress=bar)
-
-
-def _cmd_repro(args):
-    from paper_repro.experiments import EXPERIMENTS
-
-    names = EXPERIMENTS if args.experiment == "all" else (args.experiment,)
-    _, written = run_experiments(args, names)
+    _, written = run_repro(loaded, cfg, args.out, names, progress=bar)
     for path in written:
         if str(path).endswith(".md"):
             print(path)
@@ -161,35 +222,63 @@ def _cmd_repro(args):
 
 
 def _cmd_reproduce(args):
-    """The main job: every language-model experiment with its tables and figures."""
+    """The main job: every experiment, figure and table, and REPORT.md."""
     from paper_repro.experiments import EXPERIMENTS
+    from reports.repro import check_settings
+    from reports.reproduce import check_out_dir, reproduce
 
-    _, written = run_experiments(args, EXPERIMENTS)
+    with user_input():
+        cfg = _resolve(args)
+        root = check_out_dir(args.out)
+        check_settings(cfg, root / "repro", EXPERIMENTS)
+    _threads(args.threads)
+    command = "coupling reproduce " + " ".join(shlex.quote(a) for a in sys.argv[2:])
+    start, cpu = time.perf_counter(), time.process_time()
+    _, written = reproduce(lambda: _load_target(args), cfg, root, progress=_bar,
+                              command=command.strip())  # fmt: skip
     for path in written:
         if str(path).endswith((".md", ".png")):
             print(path)
+    print(f"{time.perf_counter() - start:.0f} s wall, {time.process_time() - cpu:.0f} s CPU; "
+          f"report: {written[-1]}")  # fmt: skip
     return 0
 
 
-def _repro_args(p):
-    p.add_argument("--out", default="results/repro", help="output directory (resumes there)")
+def _repro_args(p, out):
+    p.add_argument("--out", default=out, help=f"output directory (resumes there; default {out})")
+    p.add_argument("--preset", default="default", choices=sorted(PRESETS),
+                   help="gemma2: the authors' configuration (Gemma-2 27B target, 9B and "
+                   "2B drafters, bfloat16, raw prompts, --device auto); flags override "
+                   "it")  # fmt: skip
+    p.add_argument("--drafters", help="comma-separated drafter names or hf:PATH "
+                   "(default: the named drafters of `coupling drafters`)")  # fmt: skip
+    p.add_argument("--templates", help="raw, chat or raw,chat (default raw,chat)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--tokens", type=int, default=32, help="tokens per sequence")
-    p.add_argument("--mc-trials", type=int, default=20_000)
-    p.add_argument("--sd-seeds", type=int, default=2, help="seeds per prompt in experiment 2")
+    p.add_argument("--tokens", type=int, help="tokens per sequence (default 32)")
+    p.add_argument("--mc-trials", type=int, help="Monte Carlo trials per position (20,000)")
+    p.add_argument("--be-seeds", type=int, help="paths per prompt and coupling in experiment 2")
+    p.add_argument("--be-tokens", type=int, help="their length in tokens")
+    p.add_argument("--sd-seeds", type=int, help="real SD runs per prompt and drafter")
+    p.add_argument("--target", help="target model: smollm2 (default) or an HF path/id")
+    p.add_argument("--dtype", help="float32 (default), bfloat16, float16, float64")
+    p.add_argument("--device", help="cpu (default), cuda, ..., or auto (every visible GPU)")
+    p.add_argument("--threads", type=int, default=0,
+                   help="torch and numba threads (default: all cores)")  # fmt: skip
 
 
 def _model_args(p):
     p.add_argument("--target", default="smollm2", help="target model: smollm2 or an HF path/id")
     p.add_argument("--dtype", default="float32", help="float32, bfloat16, float16, float64")
-    p.add_argument("--device", default="cpu", help="torch device (cpu, cuda, ...)")
-    p.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's)")
+    p.add_argument("--device", default="cpu", help="torch device (cpu, cuda, ...) or auto")
+    p.add_argument("--threads", type=int, default=0,
+                   help="torch and numba threads (default: all cores)")  # fmt: skip
 
 
 def add_parsers(sub):
     dec = sub.add_parser("decode", help="generate with autoregressive, SD or DISD decoding")
     dec.add_argument("--prompt", required=True)
-    dec.add_argument("--method", default="disd-gumbel", help=", ".join(METHODS))
+    dec.add_argument("--method", default="disd-gumbel",
+                     help="autoregressive, sd, disd-gumbel or disd-wmh")  # fmt: skip
     dec.add_argument("--drafter", help="drafter name (see `coupling drafters`)")
     dec.add_argument("--gamma", type=int, default=4, help="drafts per target pass")
     dec.add_argument("--seed", type=int, default=0)
@@ -206,8 +295,11 @@ def add_parsers(sub):
     _model_args(dec)
     dec.set_defaults(func=_cmd_decode)
 
-    dr = sub.add_parser("drafters", help="list the drafter names")
+    dr = sub.add_parser("drafters", help="list the drafters with their measured mean D_TV")
+    dr.add_argument("--no-measure", action="store_true",
+                    help="list cached measurements only (no model load)")  # fmt: skip
     dr.add_argument("--json", action="store_true")
+    _model_args(dr)
     dr.set_defaults(func=_cmd_drafters)
 
     dis = sub.add_parser("distill", help="train early-exit adapters against the target")
@@ -228,11 +320,10 @@ def add_parsers(sub):
     rep.add_argument(
         "experiment", nargs="?", default="all", choices=("coupling", "sd", "invariance", "all")
     )
-    _repro_args(rep)
-    _model_args(rep)
+    _repro_args(rep, "results/repro")
     rep.set_defaults(func=_cmd_repro)
 
-    full = sub.add_parser("reproduce", help="the main job: all experiments, figures and tables")
-    _repro_args(full)
-    _model_args(full)
+    full = sub.add_parser("reproduce", help="the main job: all experiments, figures and tables, "
+                          "and results/REPORT.md")  # fmt: skip
+    _repro_args(full, "results")
     full.set_defaults(func=_cmd_reproduce)

@@ -1,39 +1,116 @@
 """Drafters: anything that, given a context, returns next-token logits.
 
-The interface is one method, ``next_token_logits(context) -> torch.Tensor (V,)``: unnormalised
-log-probabilities (float64) on the target's device, for ``context`` a list of token ids; plus
+The interface is ``next_token_logits(context) -> torch.Tensor (V,)`` (float64, unnormalised
+log-probabilities, on the target's device), ``path_logits(context, count) -> torch.Tensor
+(count, V)`` (the same for the last ``count`` positions of ``context`` in one teacher-forced
+pass: row j predicts the token after ``context[:len(context) - count + 1 + j]``), and
 ``reset()`` for a new prompt. The decoders refuse a drafter whose logits are elsewhere or over
 another vocabulary. Named drafters follow the target: they run on its device, in its dtype
-(``hf:`` drafters may take another dtype, ``make_drafter(..., dtype=...)``):
+(``hf:`` drafters may take another dtype, ``make_drafter(..., dtype=...)``).
 
-* ``exit8``, ``exit16``: early exits after 8 or 16 of the target's layers with a trained exit
-  adapter (committed in ``paper_repro/adapters``);
-* ``exit8-raw``, ``exit16-raw``: the same exits without an adapter (final norm and head only);
-* ``hf:PATH``: any causal LM sharing the target's tokenizer.
+Named drafters, all built offline from the target (see :data:`DRAFTERS`) and spanning the range
+of D_TV to the target, from the early exits (0.7-0.95) through the quantized copies (0.3-0.7)
+to the target at another precision or temperature (below 0.3); ``hf:PATH`` is any causal LM
+sharing the target's tokenizer.
 """
+
+from dataclasses import dataclass, field
 
 from paper_repro.exits import ADAPTER_DIR, build_early_exit, load_adapter
 from paper_repro.lm import CachedLM
 from paper_repro.model import check_same_tokenizer, load_model
+from paper_repro.quantize import int8_dynamic, quantize_weights
 
-__all__ = ["EXIT_DEPTHS", "ModelDrafter", "drafter_names", "make_drafter"]
+__all__ = [
+    "DEFAULT_DRAFTERS",
+    "DRAFTERS",
+    "DrafterSpec",
+    "ModelDrafter",
+    "adapter_path",
+    "check_drafter_name",
+    "drafter_names",
+    "lazy_drafters",
+    "make_drafter",
+]
 
-EXIT_DEPTHS = (8, 16)
+
+@dataclass(frozen=True)
+class DrafterSpec:
+    """How a named drafter is built from the target: ``kind`` and its parameters.
+
+    Kinds: ``exit`` (``depth``, ``adapter``: the first layers, with or without the trained
+    exit adapter), ``quantized`` (``bits``, ``group``: weight-only group rounding),
+    ``int8`` (torch's dynamic int8), ``dtype`` (``dtype``: the target cast), ``temperature``
+    (``T``: the target's logits divided by T).
+    """
+
+    kind: str
+    params: dict = field(default_factory=dict)
+    description: str = ""
+
+    def definition(self):
+        """A JSON-able record of what the drafter is (the key of cached measurements)."""
+        return {"kind": self.kind, **self.params}
+
+
+def _registry():
+    out = {}
+    for d in (8, 16):
+        out[f"exit{d}"] = DrafterSpec("exit", {"depth": d, "adapter": True},
+                                      f"first {d} layers + trained exit adapter")  # fmt: skip
+    for d in (8, 16, 24, 28):
+        out[f"exit{d}-raw"] = DrafterSpec("exit", {"depth": d, "adapter": False},
+                                          f"first {d} layers + final norm + head")  # fmt: skip
+    for bits in (3, 2):
+        out[f"q{bits}g32"] = DrafterSpec("quantized", {"bits": bits, "group": 32},
+                                         f"decoder weights rounded to {bits} bits in groups "
+                                         "of 32 (min-max)")  # fmt: skip
+    out["int8"] = DrafterSpec("int8", {}, "torch dynamic int8 quantization of every linear")
+    out["bf16"] = DrafterSpec("dtype", {"dtype": "bfloat16"}, "the target in bfloat16")
+    for t in (0.8, 1.25, 1.5):
+        out[f"temp{t}"] = DrafterSpec("temperature", {"T": t},
+                                      f"the target's logits divided by {t}")  # fmt: skip
+    return out
+
+
+#: The named drafters of the default target.
+DRAFTERS = _registry()
+
+#: The coupling experiment's drafters: chosen so that at least a quarter of its positions lie
+#: below D = 0.3 and a quarter in [0.3, 0.7) (the shares are in the report).
+DEFAULT_DRAFTERS = ("exit16", "exit28-raw", "q3g32", "int8", "temp0.8", "temp1.5")
 
 
 class ModelDrafter:
-    """A causal LM used as a drafter, behind a prefix-reusing KV cache."""
+    """A causal LM used as a drafter, behind a prefix-reusing KV cache.
 
-    def __init__(self, model, name):
+    ``temperature`` (default 1) divides the logits: the target itself at another temperature.
+    ``device`` (default: where the model's output head is) is where the logits are returned,
+    the target's for a drafter spread over other GPUs.
+    """
+
+    def __init__(self, model, name, temperature=1.0, device=None):
         self.lm = CachedLM(model)
         self.name = name
+        self.temperature = float(temperature)
+        self.device = device  # where the logits go (None: where the model's head is)
 
     def reset(self):
+        """Forget the cached context (a new prompt)."""
         self.lm.reset()
 
     def next_token_logits(self, context):
-        """Float64 logits (V,) for the token after ``context``, on the model's device."""
-        return self.lm.logits(context, 1)[0]
+        """Float64 logits (V,) for the token after ``context``, on :attr:`device`."""
+        return self._out(self.lm.logits(context, 1)[0])
+
+    def path_logits(self, context, count):
+        """Float64 logits (count, V) for the last ``count`` positions of ``context``."""
+        return self._out(self.lm.logits(context, count))
+
+    def _out(self, logits):
+        if self.device is not None:
+            logits = logits.to(self.device)
+        return logits / self.temperature if self.temperature != 1.0 else logits
 
 
 def adapter_path(depth):
@@ -41,45 +118,97 @@ def adapter_path(depth):
 
 
 def drafter_names():
-    """The named drafters with a short description each."""
+    """The named drafters with a short description each (and ``hf:PATH``)."""
     names = {}
-    for d in EXIT_DEPTHS:
-        trained = "trained adapter" if adapter_path(d).exists() else "adapter not trained yet"
-        names[f"exit{d}"] = f"first {d} layers + exit adapter ({trained})"
-        names[f"exit{d}-raw"] = f"first {d} layers + final norm + head, no adapter"
+    for name, spec in DRAFTERS.items():
+        note = ""
+        if spec.kind == "exit" and spec.params["adapter"]:
+            if not adapter_path(spec.params["depth"]).exists():
+                note = " (not trained yet)"
+        names[name] = spec.description + note
     names["hf:PATH"] = "any causal LM at PATH (or hub id) sharing the target's tokenizer"
     return names
+
+
+def check_drafter_name(name):
+    """Refuse a drafter name that is neither named nor ``hf:PATH`` (before any model work)."""
+    if not isinstance(name, str):
+        raise TypeError(f"drafter name must be a str, got {name!r}")
+    if name.startswith("hf:"):
+        if not name[3:].strip():
+            raise ValueError(f"drafter {name!r} names no model after 'hf:'")
+        return name
+    if name not in DRAFTERS:
+        raise ValueError(f"unknown drafter {name!r}; choose from {', '.join(drafter_names())}")
+    return name
+
+
+def _build(spec, name, model):
+    if spec.kind == "exit":
+        depth = spec.params["depth"]
+        if not spec.params["adapter"]:
+            return build_early_exit(model, depth)
+        path = adapter_path(depth)
+        if not path.exists():
+            raise ValueError(
+                f"drafter {name!r} has no trained adapter at {path}; "
+                f"run `coupling distill --depths {depth}` or use {name}-raw"
+            )
+        depth, adapter = load_adapter(model, path)
+        return build_early_exit(model, depth, adapter)
+    if spec.kind == "quantized":
+        return quantize_weights(model, spec.params["bits"], spec.params["group"])
+    if spec.kind == "int8":
+        return int8_dynamic(model)
+    if spec.kind == "dtype":
+        import copy
+
+        import torch
+
+        return copy.deepcopy(model).to(getattr(torch, spec.params["dtype"]))
+    return model  # temperature: the target itself, logits rescaled by the drafter
+
+
+def _placement(model):
+    """The dtype and device an ``hf:`` drafter loads with: the target's."""
+    dtype = str(model.dtype).removeprefix("torch.")
+    device = "auto" if getattr(model, "hf_device_map", None) else str(model.device)
+    return {"dtype": dtype, "device": device}
 
 
 def make_drafter(name, target, *, dtype=None):
     """Build drafter ``name`` for ``target`` (a :class:`~paper_repro.model.LoadedModel`).
 
-    Exit drafters share the target's layers, so they live on its device in its dtype; an
-    ``hf:`` drafter is loaded onto the target's device, in ``dtype`` (a name such as
-    ``"bfloat16"``; default the target's dtype), and refused unless its tokenizer is the
-    target's.
+    Named drafters are built from the target's own layers, on its device; an ``hf:`` drafter
+    is loaded onto the target's device (spread over the GPUs when the target is), in ``dtype``
+    (a name such as ``"bfloat16"``; default the target's dtype), its logits returned where the
+    target's are, and refused unless its tokenizer is the target's.
     """
-    if not isinstance(name, str):
-        raise TypeError(f"drafter name must be a str, got {name!r}")
+    check_drafter_name(name)
     if name.startswith("hf:"):
-        weight = target.model.get_output_embeddings().weight
-        dtype = dtype or str(weight.dtype).removeprefix("torch.")
-        other = load_model(name[3:], dtype=dtype, device=str(weight.device))
+        placement = _placement(target.model)
+        if dtype is not None:
+            placement["dtype"] = dtype
+        other = load_model(name[3:], **placement)
         check_same_tokenizer(target.tokenizer, other.tokenizer)
-        return ModelDrafter(other.model, name)
+        head = target.model.get_output_embeddings().weight.device
+        return ModelDrafter(other.model, name, device=head)
     if dtype is not None:
         raise ValueError(f"drafter {name!r} shares the target's layers and dtype; "
                          "a drafter dtype applies to hf: drafters only")  # fmt: skip
-    for d in EXIT_DEPTHS:
-        if name == f"exit{d}-raw":
-            return ModelDrafter(build_early_exit(target.model, d), name)
-        if name == f"exit{d}":
-            path = adapter_path(d)
-            if not path.exists():
-                raise ValueError(
-                    f"drafter {name!r} has no trained adapter at {path}; "
-                    f"run `coupling distill --depths {d}` or use {name}-raw"
-                )
-            depth, adapter = load_adapter(target.model, path)
-            return ModelDrafter(build_early_exit(target.model, depth, adapter), name)
-    raise ValueError(f"unknown drafter {name!r}; choose from {', '.join(drafter_names())}")
+    spec = DRAFTERS[name]
+    model = _build(spec, name, target.model)
+    return ModelDrafter(model, name, spec.params.get("T", 1.0))
+
+
+def lazy_drafters(names, target):
+    """A function returning {name: drafter} for ``names``, built on its first call only (a
+    resumed experiment with every unit stored builds none)."""
+    built = {}
+
+    def get():
+        if not built:
+            built.update({name: make_drafter(name, target) for name in names})
+        return built
+
+    return get

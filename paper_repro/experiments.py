@@ -1,242 +1,273 @@
-"""The paper's language-model experiments on the default target and its early-exit drafters.
+"""The paper's language-model experiments on a target and its drafters.
 
-Each experiment writes one JSON record per unit of work (a prompt, a decoding run) atomically
-under ``out/<experiment>/units/``; a rerun skips the units already written, so an interrupted
-run resumes. Summaries (CSV, Markdown, figures) are rebuilt from the units.
+Each experiment stores one JSON record per unit of work under ``out/<experiment>/units/`` with
+its settings (:class:`~paper_repro.units.UnitStore`): a rerun skips the units already written,
+so an interrupted run resumes, and a rerun with other settings is refused. Summaries (CSV,
+Markdown, figures) are rebuilt from the units.
 
-1. ``coupling``: the paper's figure. 32 tokens sampled from the target (Gumbel, public seed); at
-   every position the exact and Monte Carlo Pr[a = b] of Gumbel and WMH between the target and
-   each drafter, against D_TV.
-2. ``sd``: standard SD vs DISD-Gumbel vs DISD-WMH for gamma in {1, 2, 4, 8}: acceptance, block
-   efficiency, tokens per second and speedup over autoregressive decoding.
+1. ``coupling``: the paper's figure. ``tokens`` tokens sampled from the target (Gumbel, public
+   seed) per prompt and template; at every position, for every drafter, D_TV, the exact and
+   Monte Carlo Pr[a = b] of Gumbel and WMH, the bounds and the split of the Gumbel-WMH gap;
+   at every ``list_every``-th position, the list coupling's exact matching probability and
+   the list matching lemma for K = ``list_drafts`` drafts.
+2. ``sd``: block efficiency of SD, DISD-Gumbel and DISD-WMH for every gamma, from many
+   autoregressive paths (:mod:`paper_repro.speculative`), checked against real decoder runs.
 3. ``invariance``: one seed, several drafters and none: DISD's text is the same, SD's is not;
    and the count of positions where a multi-token verify pass and one-token steps disagree.
 """
 
-import json
 import time
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
 import numpy as np
 
-from outputs import slug, write_json
-from paper_repro.decoders import autoregressive, disd, reference_rule, standard_sd
-from paper_repro.drafters import make_drafter
+from outputs import slug
+from paper_repro.coupling_stats import list_row, position_row
+from paper_repro.decoders import reference_rule, run_method
+from paper_repro.drafters import (
+    DEFAULT_DRAFTERS,
+    check_drafter_name,
+    lazy_drafters,
+    make_drafter,
+)
 from paper_repro.lm import CachedLM
 from paper_repro.model import encode_prompt
+from paper_repro.paths import drafter_path_logits, sample_paths
 from paper_repro.sampling import SamplingConfig
-from simulate import exact
-from simulate.montecarlo import estimate
+from paper_repro.speculative import sd_unit_count
+from paper_repro.units import UnitStore
 
 __all__ = [
+    "BE_DRAFTERS",
     "EXPERIMENTS",
     "PROMPTS",
+    "TEMPLATES",
     "ReproConfig",
+    "flip_count",
+    "prompt_variants",
     "run_coupling",
     "run_invariance",
-    "run_sd",
     "unit_count",
 ]
 
 EXPERIMENTS = ("coupling", "sd", "invariance")
+TEMPLATES = ("raw", "chat")
 
 PROMPTS = (
     "What is the Traveling Salesman Problem (TSP)?",
     "What is post-quantum cryptography?",
     "What is the lower bound for sorting?",
 )
-SD_METHODS = ("sd", "disd-gumbel", "disd-wmh")  # experiment 2's methods besides the reference
+#: Experiment 2's drafters: one per band of D_TV (high, middle, low).
+BE_DRAFTERS = ("exit16", "q3g32", "temp1.25")
+
+
+def _positive_int(name, value):
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be an int >= 1, got {value!r}")
 
 
 @dataclass(frozen=True)
 class ReproConfig:
-    seed: int = 0  # public seed of the sampled sequences and of the couplings
-    tokens: int = 32  # tokens per sequence, as in the paper
+    """Settings of the three experiments (every field is recorded with the units)."""
+
+    target: str = "smollm2"  # the target model, as given to load_model
+    dtype: str = "float32"
+    seed: int = 0  # public seed of experiment 1's sequences and couplings, and of experiment 3
+    tokens: int = 32  # tokens per sequence in experiments 1 and 3, as in the paper
     mc_trials: int = 20_000  # Monte Carlo coupling trials per position
-    drafters: tuple = ("exit8", "exit16", "exit8-raw", "exit16-raw")  # experiment 1
-    sd_drafters: tuple = ("exit8", "exit16")  # experiments 2 and 3
+    drafters: tuple = DEFAULT_DRAFTERS  # experiment 1
+    templates: tuple = TEMPLATES  # raw prompts and/or the chat template
+    be_drafters: tuple = BE_DRAFTERS  # experiments 2 and 3
+    be_seeds: int = 16  # autoregressive paths per prompt and coupling in experiment 2
+    be_tokens: int = 64  # their length
     gammas: tuple = (1, 2, 4, 8)
-    sd_seeds: tuple = (0, 1)
-    flip_sequences: int = 6  # sequences scored for floating-point flips
+    sd_seeds: int = 2  # real SD runs per prompt and drafter (at check_gamma)
+    check_seeds: int = 1  # real DISD runs per coupling and drafter on the first prompt
+    check_gamma: int = 4  # gamma of the real runs that check the replay
+    flip_sequences: int = 3  # sequences scored for floating-point flips
+    list_drafts: tuple = (1, 2, 4, 8)  # K of the list coupling in experiment 1
+    list_every: int = 8  # ... at positions 0, list_every, ... (0.5-1.5 s per position)
+    prompts: tuple = PROMPTS
+
+    def __post_init__(self):
+        for name in ("tokens", "mc_trials", "be_seeds", "be_tokens", "sd_seeds", "check_seeds",
+                     "check_gamma", "list_every"):  # fmt: skip
+            _positive_int(name, getattr(self, name))
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+            raise ValueError(f"seed must be an int >= 0, got {self.seed!r}")
+        if isinstance(self.flip_sequences, bool) or not isinstance(self.flip_sequences, int) \
+                or self.flip_sequences < 0:  # fmt: skip
+            raise ValueError(f"flip_sequences must be an int >= 0, got {self.flip_sequences!r}")
+        for name in ("drafters", "be_drafters", "gammas", "templates", "prompts", "list_drafts"):
+            if not getattr(self, name):
+                raise ValueError(f"{name} is empty: the experiments would compute nothing")
+        for name in (*self.drafters, *self.be_drafters):
+            check_drafter_name(name)
+        for g in self.gammas:
+            _positive_int("every gamma", g)
+        for k in self.list_drafts:
+            _positive_int("every list_drafts K", k)
+        for t in self.templates:
+            if t not in TEMPLATES:
+                raise ValueError(f"unknown template {t!r}; choose from {', '.join(TEMPLATES)}")
+
+    def settings(self, experiment):
+        """The fields experiment ``experiment`` depends on (checked when it resumes)."""
+        keys = {
+            "coupling": (
+                "seed",
+                "tokens",
+                "mc_trials",
+                "drafters",
+                "templates",
+                "list_drafts",
+                "list_every",
+            ),
+            "sd": (
+                "be_drafters",
+                "be_seeds",
+                "be_tokens",
+                "tokens",
+                "sd_seeds",
+                "check_seeds",
+                "check_gamma",
+            ),
+            "invariance": ("seed", "tokens", "be_drafters", "flip_sequences", "templates"),
+        }[experiment]
+        return {k: getattr(self, k) for k in ("target", "dtype", "prompts", *keys)}
+
+    def as_dict(self):
+        return asdict(self) | {"time": time.strftime("%Y-%m-%d %H:%M:%S")}
 
 
-def _unit(out, name, compute):
-    path = Path(out) / "units" / f"{name}.json"
-    if path.exists():
-        return json.loads(path.read_text())
-    record = compute()
-    write_json(path, record)
-    return record
+def prompt_variants(cfg):
+    """(prompt, template) pairs of experiments 1 and 3, prompts outer."""
+    return [(p, t) for p in cfg.prompts for t in cfg.templates]
 
 
-def _prompts():
-    return [(p, chat) for p in PROMPTS for chat in (False, True)]
-
-
-def coupling_trace(loaded, drafters, prompt_ids, cfg):
-    """Per position: D_TV, exact and MC Pr[a=b] (Gumbel, WMH) of target vs each drafter."""
-    sampling = SamplingConfig()
-    target = CachedLM(loaded.model)
-    rule = reference_rule(cfg.seed)
-    context = list(prompt_ids)
-    rows = []
-    for t in range(cfg.tokens):
-        p = sampling.probs(target.logits(context, 1)[0])
-        for name, drafter in drafters.items():
-            q = sampling.probs(drafter.next_token_logits(context))
-            row = {"position": t, "drafter": name, "tv": exact.tv_distance(p, q),
-                   "lower_bound": exact.gumbel_lower_bound(p, q)}  # fmt: skip
-            for proto in ("gumbel", "wmh"):
-                row[f"{proto}_exact"] = exact.collision_probability(p, q, proto)
-                mc = estimate(p, q, proto, cfg.mc_trials, seed=cfg.seed, key=t * 2**32)
-                row[f"{proto}_mc"], row[f"{proto}_se"] = mc.value, mc.stderr
-            rows.append(row)
-        context.append(rule.sample(p, t))
-    return rows, context[len(prompt_ids) :]
+def _tick(progress):
+    if progress:
+        progress(1)
 
 
 def run_coupling(loaded, cfg, out, progress=None):
-    """Experiment 1; returns the per-position rows of every prompt variant."""
-    drafters = {name: make_drafter(name, loaded) for name in cfg.drafters}
+    """Experiment 1; returns one record per (prompt, template) with its per-position rows."""
+    store = UnitStore(out, cfg.settings("coupling"))
+    drafters = lazy_drafters(cfg.drafters, loaded)
+    sampling = SamplingConfig()
     records = []
-    for prompt, chat in _prompts():
-        name = f"coupling-{slug(prompt)}-{'chat' if chat else 'raw'}"
+    for prompt, template in prompt_variants(cfg):
+        name = f"coupling-{slug(prompt)}-{template}"
 
-        def compute(prompt=prompt, chat=chat):
-            ids = encode_prompt(loaded.tokenizer, prompt, chat=chat)
-            rows, tokens = coupling_trace(loaded, drafters, ids, cfg)
-            return {"prompt": prompt, "chat": chat, "rows": rows, "tokens": tokens,
-                    "text": loaded.tokenizer.decode(tokens),
+        def compute(prompt=prompt, template=template):
+            ids = encode_prompt(loaded.tokenizer, prompt, chat=template == "chat")
+            (path,), logits = sample_paths(loaded.model, ids, [(cfg.seed, "gumbel")],
+                                           cfg.tokens, sampling)  # fmt: skip
+            ps = [sampling.probs(row) for row in logits[0]]
+            rows = []
+            for d, drafter in drafters().items():
+                qs = drafter_path_logits(drafter, loaded.model, logits, ids, [path])[0]
+                for t, (p, zq) in enumerate(zip(ps, qs)):
+                    q = sampling.probs(zq)
+                    row = position_row(p, q, position=t, mc_trials=cfg.mc_trials,
+                                       seed=cfg.seed)  # fmt: skip
+                    if t % cfg.list_every == 0:
+                        row |= list_row(p, q, cfg.list_drafts)
+                    rows.append({"drafter": d, "token": path[t], **row})
+            return {"prompt": prompt, "template": template, "rows": rows, "tokens": path,
+                    "text": loaded.tokenizer.decode(path),
                     "mc_trials": cfg.mc_trials}  # fmt: skip
 
-        records.append(_unit(out, name, compute))
-        if progress:
-            progress(1)
-    return records
-
-
-def run_sd(loaded, cfg, out, progress=None):
-    """Experiment 2; returns one record per (prompt, seed, method, drafter, gamma)."""
-    sampling = SamplingConfig()
-    target = CachedLM(loaded.model)
-    drafters = {name: make_drafter(name, loaded) for name in cfg.sd_drafters}
-    records = []
-    for prompt in PROMPTS:
-        ids = encode_prompt(loaded.tokenizer, prompt, chat=False)
-        for seed in cfg.sd_seeds:
-            common = {"seed": seed, "max_new_tokens": cfg.tokens, "sampling": sampling}
-            runs = [("autoregressive", None, 0)]
-            runs += [(m, d, g) for d in cfg.sd_drafters for g in cfg.gammas
-                     for m in SD_METHODS]  # fmt: skip
-            for method, dname, gamma in runs:
-                name = f"sd-{slug(prompt)}-s{seed}-{method}-{dname}-g{gamma}"
-
-                def compute(
-                    method=method,
-                    dname=dname,
-                    gamma=gamma,
-                    ids=ids,
-                    common=common,
-                    prompt=prompt,
-                    seed=seed,
-                ):
-                    if method == "autoregressive":
-                        r = autoregressive(target, ids, **common)
-                    elif method == "sd":
-                        r = standard_sd(target, drafters[dname], ids, gamma=gamma, **common)
-                    else:
-                        r = disd(target, drafters[dname], ids, gamma=gamma,
-                                 coupling=method.split("-")[1], **common)  # fmt: skip
-                    # stats carry "tokens", the count; the ids go under "token_ids"
-                    return {"prompt": prompt, "seed": seed, "method": method,
-                            "drafter": dname, "gamma": gamma, "token_ids": r.tokens,
-                            **r.stats.as_dict()}  # fmt: skip
-
-                records.append(_unit(out, name, compute))
-                if progress:
-                    progress(1)
+        records.append(store.get(name, compute))
+        _tick(progress)
     return records
 
 
 def flip_count(loaded, prompt_ids, tokens, seed, block):
     """Positions where scoring ``tokens`` in passes of ``block`` tokens and in one-token steps
     give different Gumbel samples, and the largest logit difference seen."""
+    import torch
+
     sampling, rule = SamplingConfig(), reference_rule(seed)
     steps, blocks = CachedLM(loaded.model), CachedLM(loaded.model)
     seq = list(prompt_ids) + list(tokens)
     base = len(prompt_ids)
-    one = np.stack([steps.logits(seq[: base + t], 1)[0] for t in range(len(tokens))])
+    one = torch.stack([steps.logits(seq[: base + t], 1)[0] for t in range(len(tokens))])
     many = []  # row j of a pass over seq[:L] with count k predicts the token after
     for s in range(0, len(tokens), block):  # seq[:L - k + 1 + j]: here after seq[:base + s + j]
         k = min(block, len(tokens) - s)
         many.append(blocks.logits(seq[: base + s + k - 1], k))
-    many = np.concatenate(many)
+    many = torch.cat(many)
     flips = sum(rule.sample(sampling.probs(one[t]), t) != rule.sample(sampling.probs(many[t]), t)
                 for t in range(len(tokens)))  # fmt: skip
-    return int(flips), float(np.max(np.abs(one - many)))
+    return int(flips), float((one - many).abs().max())
+
+
+def invariance_drafters(cfg):
+    """Experiment 3's drafters: the first three of experiment 2's."""
+    return tuple(cfg.be_drafters[:3])
 
 
 def run_invariance(loaded, cfg, out, progress=None):
     """Experiment 3: texts of DISD and SD under several drafters for one seed, and flips."""
+    store = UnitStore(out, cfg.settings("invariance"))
     sampling = SamplingConfig()
     target = CachedLM(loaded.model)
-    names = (*cfg.sd_drafters, "exit8-raw")
-    ids = encode_prompt(loaded.tokenizer, PROMPTS[0], chat=False)
+    prompt, template = prompt_variants(cfg)[0]
+    ids = encode_prompt(loaded.tokenizer, prompt, chat=template == "chat")
+    common = {"seed": cfg.seed, "gamma": 4, "max_new_tokens": cfg.tokens, "sampling": sampling}
 
     def compute():
-        common = {"seed": cfg.seed, "max_new_tokens": cfg.tokens, "sampling": sampling}
-        runs = [{"method": "autoregressive", "drafter": None,
-                 "tokens": autoregressive(target, ids, **common).tokens}]  # fmt: skip
-        for name in names:
+        runs = [
+            {
+                "method": "autoregressive",
+                "drafter": None,
+                "tokens": run_method("autoregressive", target, None, ids, **common).tokens,
+            }
+        ]
+        for name in invariance_drafters(cfg):
             d = make_drafter(name, loaded)
-            runs.append({"method": "disd-gumbel", "drafter": name,
-                         "tokens": disd(target, d, ids, gamma=4, **common).tokens})  # fmt: skip
-            runs.append(
-                {
-                    "method": "sd",
-                    "drafter": name,
-                    "tokens": standard_sd(target, d, ids, gamma=4, **common).tokens,
-                }
-            )
+            for method in ("disd-gumbel", "sd"):
+                runs.append(
+                    {
+                        "method": method,
+                        "drafter": name,
+                        "tokens": run_method(method, target, d, ids, **common).tokens,
+                    }
+                )
         for r in runs:
             r["text"] = loaded.tokenizer.decode(r["tokens"])
-        return {"prompt": PROMPTS[0], "seed": cfg.seed, "gamma": 4, "runs": runs}
+        return {"prompt": prompt, "template": template, "seed": cfg.seed, "gamma": 4,
+                "runs": runs}  # fmt: skip
 
-    demo = _unit(out, "invariance-demo", compute)
-    if progress:
-        progress(1)
+    demo = store.get("invariance-demo", compute)
+    _tick(progress)
     flips = []
-    for k, (prompt, chat) in enumerate(_prompts()[: cfg.flip_sequences]):
+    for k, (prompt, template) in enumerate(prompt_variants(cfg)[: cfg.flip_sequences]):
 
-        def compute_flips(prompt=prompt, chat=chat, k=k):
-            pids = encode_prompt(loaded.tokenizer, prompt, chat=chat)
-            toks = autoregressive(target, pids, seed=cfg.seed + k, max_new_tokens=cfg.tokens,
-                                  sampling=sampling).tokens  # fmt: skip
-            rec = {"prompt": prompt, "chat": chat, "seed": cfg.seed + k, "positions": len(toks)}
+        def compute_flips(prompt=prompt, template=template):
+            pids = encode_prompt(loaded.tokenizer, prompt, chat=template == "chat")
+            toks = run_method("autoregressive", target, None, pids, **common).tokens
+            rec = {"prompt": prompt, "template": template, "seed": cfg.seed,
+                   "positions": len(toks)}  # fmt: skip
             for block in (4, 8):
                 rec[f"flips_block{block}"], rec[f"max_logit_diff_block{block}"] = flip_count(
-                    loaded, pids, toks, cfg.seed + k, block
+                    loaded, pids, toks, cfg.seed, block
                 )
             return rec
 
-        flips.append(_unit(out, f"flips-{k}", compute_flips))
-        if progress:
-            progress(1)
+        flips.append(store.get(f"flips-{k}", compute_flips))
+        _tick(progress)
     return demo, flips
-
-
-def config_dict(cfg):
-    return asdict(cfg) | {"time": time.strftime("%Y-%m-%d %H:%M:%S")}
 
 
 def unit_count(name, cfg):
     """How many units experiment ``name`` runs under ``cfg`` (its progress total)."""
     if name == "coupling":
-        return len(_prompts())
+        return len(prompt_variants(cfg))
     if name == "sd":
-        runs = 1 + len(SD_METHODS) * len(cfg.sd_drafters) * len(cfg.gammas)
-        return len(PROMPTS) * len(cfg.sd_seeds) * runs
+        return sd_unit_count(cfg)
     if name == "invariance":
-        return 1 + min(cfg.flip_sequences, len(_prompts()))
+        return 1 + min(cfg.flip_sequences, len(prompt_variants(cfg)))
     raise ValueError(f"unknown experiment {name!r}; choose from {', '.join(EXPERIMENTS)}")

@@ -183,7 +183,8 @@ def load_model(name_or_path=DEFAULT_TARGET, *, dtype="float32", device="cpu", no
         needs the hub or a populated HF cache).
     dtype : {"float32", "bfloat16", "float16", "float64"}
     device : str
-        A torch device, e.g. ``"cpu"`` or ``"cuda"``.
+        A torch device, e.g. ``"cpu"`` or ``"cuda"``, or ``"auto"``: spread the model over
+        every visible GPU (transformers' ``device_map="auto"``, through accelerate).
     notify : callable or None
         Receives one-line progress messages (first-use download and conversion).
     """
@@ -212,12 +213,14 @@ def load_model(name_or_path=DEFAULT_TARGET, *, dtype="float32", device="cpu", no
         if looks_local and not Path(name_or_path).exists():
             raise ValueError(f"model path {name_or_path!r} does not exist")
     try:
+        placement = {"device_map": "auto"} if device == "auto" else {}
         with quiet_transformers():
             tokenizer = AutoTokenizer.from_pretrained(source)
-            model = AutoModelForCausalLM.from_pretrained(source, dtype=dtypes[dtype])
+            model = AutoModelForCausalLM.from_pretrained(source, dtype=dtypes[dtype], **placement)
     except OSError as exc:
         raise ValueError(f"cannot load a causal LM from {name_or_path!r}: {exc}") from exc
-    model.to(device)
+    if device != "auto":
+        model.to(device)
     model.eval()
     model.requires_grad_(False)
     return LoadedModel(model, tokenizer, source, time.perf_counter() - start, first)

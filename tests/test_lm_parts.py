@@ -100,24 +100,31 @@ def test_flip_count_compares_the_same_positions():
         assert max_diff < 1e-9
 
 
-def test_summarise_sd_ratios():
-    from paper_repro.summary import summarise_sd
+def test_stratified_interval_against_the_t_formula():
+    from scipy import stats
 
-    def rec(method, seed, seconds, be, accepted, drafted, drafter="d", gamma=2):
-        return {"prompt": "x", "seed": seed, "method": method, "drafter": drafter,
-                "gamma": gamma, "tokens": 10, "seconds": seconds, "block_efficiency": be,
-                "accepted": accepted, "drafted": drafted}  # fmt: skip
+    from paper_repro.summary import stratified_interval
 
-    records = [rec("autoregressive", s, 1.0, 1.0, 0, 0, None, 0) for s in (0, 1)]
-    records += [rec("sd", s, 2.0, 1.5, 3, 6) for s in (0, 1)]
-    records += [rec("disd-gumbel", s, 4.0, 1.2, 1, 4) for s in (0, 1)]
-    rows = {r["method"]: r for r in summarise_sd(records)}
-    assert rows["sd"]["be_mean"] == pytest.approx(1.5)
-    assert rows["sd"]["acceptance"] == pytest.approx(0.5)
-    assert rows["sd"]["speedup"] == pytest.approx(0.5)
-    assert rows["disd-gumbel"]["be_vs_sd"] == pytest.approx(0.8)
-    assert rows["disd-gumbel"]["speedup"] == pytest.approx(0.25)
-    assert rows["disd-gumbel"]["tokens_per_s"] == pytest.approx(2.5)
+    a, b = [1.0, 2.0, 3.0], [5.0, 7.0]
+    m, lo, hi = stratified_interval([a, b])
+    assert m == pytest.approx((2.0 + 6.0) / 2)
+    se = np.sqrt((np.var(a, ddof=1) / 3 + np.var(b, ddof=1) / 2) / 4)
+    assert hi - m == pytest.approx(stats.t.ppf(0.975, 3) * se)
+    assert m - lo == pytest.approx(hi - m)
+
+
+def test_units_refuse_other_settings_and_name_them(tmp_path):
+    from paper_repro.units import UnitStore
+
+    store = UnitStore(tmp_path, {"tokens": 4, "seed": 0, "drafters": ("a", "b")})
+    assert store.get("u", lambda: {"x": 1}) == {"x": 1}
+    assert store.get("u", lambda: {"x": 2}) == {"x": 1}  # stored: not recomputed
+    UnitStore(tmp_path, {"tokens": 4, "seed": 0, "drafters": ["a", "b"]})  # tuples as lists
+    with pytest.raises(ValueError, match=r"seed: stored 0, now 3; tokens: stored 4, now 8"):
+        UnitStore(tmp_path, {"tokens": 8, "seed": 3, "drafters": ("a", "b")})
+    (tmp_path / "settings.json").unlink()
+    with pytest.raises(ValueError, match="without recorded settings"):
+        UnitStore(tmp_path, {"tokens": 4})
 
 
 def test_monte_carlo_z_uses_the_exact_standard_error():

@@ -16,17 +16,21 @@ and the target of one run share one backend.
 from paper_repro.decoders._loop import BACKENDS, DecodeResult, DecodeStats, decode
 from paper_repro.decoders.autoregressive import autoregressive, reference_rule
 from paper_repro.decoders.disd import DisdRule, disd
+from paper_repro.decoders.methods import METHODS, check_method, run_method
 from paper_repro.decoders.standard import StandardRule, standard_sd
 
 __all__ = [
     "BACKENDS",
+    "METHODS",
     "DecodeResult",
     "DecodeStats",
     "DisdRule",
     "StandardRule",
     "autoregressive",
+    "check_method",
     "decode",
     "disd",
     "reference_rule",
+    "run_method",
     "standard_sd",
 ]
