@@ -166,6 +166,7 @@ def _split(text):
 def _resolve(args):
     """Fill the preset's settings into ``args`` where no flag was given; check every setting
     that can be checked before any model work; returns the ReproConfig."""
+    from paper_repro.drafters import DEFAULT_DRAFTERS
     from paper_repro.experiments import BE_DRAFTERS, ReproConfig
     from paper_repro.model import DEFAULT_TARGET
 
@@ -185,11 +186,17 @@ def _resolve(args):
             f"--target {args.target}: name its drafters with --drafters (the named drafters "
             "are built from the default target's layers and were chosen for it)"
         )
+    int8_ok = args.device == "cpu" and args.dtype == "float32"  # torch's int8 kernels
+    if drafters and "int8" in drafters and not int8_ok:
+        raise ValueError(f"drafter 'int8' needs --device cpu --dtype float32 (torch's dynamic "
+                         f"int8 kernels), got --device {args.device} --dtype {args.dtype}")  # fmt: skip
     fields = {k: getattr(args, k) for k in _POSITIVE if getattr(args, k) is not None}
     if drafters:
         fields |= {"drafters": drafters, "be_drafters": drafters}
     elif args.target == DEFAULT_TARGET:
         fields["be_drafters"] = BE_DRAFTERS
+        if not int8_ok:
+            fields["drafters"] = tuple(d for d in DEFAULT_DRAFTERS if d != "int8")
     return ReproConfig(target=args.target, dtype=args.dtype, seed=args.seed,
                        templates=_split(args.templates), **fields)  # fmt: skip
 

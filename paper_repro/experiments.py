@@ -19,8 +19,6 @@ Markdown, figures) are rebuilt from the units.
 import time
 from dataclasses import asdict, dataclass
 
-import numpy as np
-
 from outputs import slug
 from paper_repro.coupling_stats import list_row, position_row
 from paper_repro.decoders import reference_rule, run_method

@@ -19,15 +19,16 @@ def check_method(method, coupling="gumbel"):
 
 
 def run_method(method, target, drafter, prompt_ids, *, seed, gamma, max_new_tokens, sampling,
-               coupling="gumbel", eos_token_id=None):  # fmt: skip
+               coupling="gumbel", eos_token_id=None, backend="auto"):  # fmt: skip
     """Decode with ``method`` in :data:`METHODS`; returns a :class:`DecodeResult`.
 
     ``coupling`` is the sampler of ``autoregressive`` (DISD's is in its method name);
-    ``drafter`` and ``gamma`` are ignored by ``autoregressive``.
+    ``drafter`` and ``gamma`` are ignored by ``autoregressive``; ``backend`` is where the
+    random choices are drawn (see :data:`~paper_repro.decoders.BACKENDS`).
     """
     check_method(method, coupling)
     common = {"seed": seed, "max_new_tokens": max_new_tokens, "sampling": sampling,
-              "eos_token_id": eos_token_id}  # fmt: skip
+              "eos_token_id": eos_token_id, "backend": backend}  # fmt: skip
     if method == "autoregressive":
         return autoregressive(target, prompt_ids, coupling=coupling, **common)
     if drafter is None:
