@@ -188,8 +188,10 @@ def _resolve(args):
         )
     int8_ok = args.device == "cpu" and args.dtype == "float32"  # torch's int8 kernels
     if drafters and "int8" in drafters and not int8_ok:
-        raise ValueError(f"drafter 'int8' needs --device cpu --dtype float32 (torch's dynamic "
-                         f"int8 kernels), got --device {args.device} --dtype {args.dtype}")  # fmt: skip
+        raise ValueError(
+            "drafter 'int8' needs --device cpu --dtype float32 (torch's dynamic int8 kernels), "
+            f"got --device {args.device} --dtype {args.dtype}"
+        )
     fields = {k: getattr(args, k) for k in _POSITIVE if getattr(args, k) is not None}
     if drafters:
         fields |= {"drafters": drafters, "be_drafters": drafters}
