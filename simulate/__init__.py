@@ -22,9 +22,12 @@ from simulate.exact import (
 )
 from simulate.montecarlo import ENGINES, EstimateResult, estimate, sample_pairs, wilson_interval
 from simulate.multidraft import (
+    GLSColumns,
     GLSSample,
     ListMatching,
+    gls_columns,
     gls_drafts,
+    gls_pick,
     gls_sample,
     gls_target,
     list_matching,
@@ -47,6 +50,7 @@ __all__ = [
     "LIST_PROTOCOLS",
     "PROTOCOLS",
     "EstimateResult",
+    "GLSColumns",
     "GLSSample",
     "GapSplit",
     "ListMatching",
@@ -54,7 +58,9 @@ __all__ = [
     "domain_tag",
     "estimate",
     "gap_split",
+    "gls_columns",
     "gls_drafts",
+    "gls_pick",
     "gls_sample",
     "gls_target",
     "gumbel_collision",

@@ -241,3 +241,21 @@ def matching_nodes_parallel(psi, gap, slope, qs, rate, power, delta, span, l_end
     for c in prange(chunks):
         part = nodes[c * per : min(nodes.shape[0], (c + 1) * per)]
         matching_nodes(psi, gap, slope, qs, rate, power, delta, span, l_end, h, part, out[c])
+
+
+@njit(cache=True, error_model="numpy")
+def gls_columns_serial(rows, rows31, warm, row_of, seed, tag, keys, clocks, items):
+    """Each slot's own race: clocks[t, k] = min_i S_i^(k) / p_i and items[t, k] its item, for
+    key keys[t] on the row rows[row_of[t]]; clocks.shape[1] is K. One column at a time, so the
+    target's best over any set of slots is the lexicographic minimum of (clock, item) there."""
+    wbuf = np.empty(BLOCK, np.uint64)
+    for t in range(keys.shape[0]):
+        r = row_of[t]
+        p = rows[r]
+        state = stream_state(seed, tag, keys[t])
+        for k in range(clocks.shape[1]):
+            st = state + np.uint64(k) * SLOT_STEP
+            best, y, _ = _column_race(p, p, rows31[r], rows31[r], warm[r], st, np.inf, p.shape[0],
+                                      wbuf)  # fmt: skip
+            clocks[t, k] = best
+            items[t, k] = y

@@ -170,9 +170,9 @@ def _as_float64_rows(p):
     return p.detach().to(torch.float64)
 
 
-def solo_sample(protocol, p, seed, key, normalize, tags):
-    """One party's samples for tensor input (``gumbel`` or ``wmh``, with the uint64 tags of
-    its domains): the torch twin of ``simulate.protocols._solo``."""
+def checked_rows(p, seed, key, normalize):
+    """The validated seed, the rows (R, V) float64 (rescaled if ``normalize``) and the keys as
+    an int64 tensor on the rows' device: one read for the checks."""
     seed = as_seed(seed)
     keys, device_keys = _key_tensor(key, p.device)
     check_shapes(p.shape, keys.shape)
@@ -181,6 +181,13 @@ def solo_sample(protocol, p, seed, key, normalize, tags):
     rows, low = _check_rows(rows, normalize, extra)
     if low and low[0] < 0:
         raise ValueError(f"key entries must lie in [0, 2**63), got {int(low[0])}")
+    return seed, rows, keys
+
+
+def solo_sample(protocol, p, seed, key, normalize, tags):
+    """One party's samples for tensor input (``gumbel`` or ``wmh``, with the uint64 tags of
+    its domains): the torch twin of ``simulate.protocols._solo``."""
+    seed, rows, keys = checked_rows(p, seed, key, normalize)
     flat = keys.reshape(-1)
     states = [key_states(seed, tag, flat) for tag in tags]
     race = gumbel_rows if protocol == "gumbel" else wmh_rows

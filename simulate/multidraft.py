@@ -37,6 +37,7 @@ from typing import NamedTuple
 import numpy as np
 
 from simulate import _multidraft
+from simulate._batch import as_rows, is_tensor
 from simulate._kernels import TWO_31, build_alias
 from simulate._prepare import _aligned_rows, _heaviest
 from simulate.randomness import domain_tag
@@ -44,9 +45,12 @@ from simulate.validation import as_count, as_distribution, as_key_array, as_pair
 
 __all__ = [
     "SLOT_STRIDE",
+    "GLSColumns",
     "GLSSample",
     "ListMatching",
+    "gls_columns",
     "gls_drafts",
+    "gls_pick",
     "gls_sample",
     "gls_target",
     "list_matching",
@@ -185,6 +189,98 @@ def gls_drafts(q, k, *, seed, key, normalize=False):
     k = _as_k(k, q.size)
     keys, _, drafts = _sample(q, q, k, seed, key)
     return drafts[0] if keys.ndim == 0 else drafts.reshape((*keys.shape, k))
+
+
+class GLSColumns(NamedTuple):
+    """Each slot's own race for one key or row: what a decoder needs of the list coupling."""
+
+    clock: object  #: float64, shape S + (K,): :math:`\min_i S_i^{(k)} / p_i` of slot k
+    item: object  #: int64, shape S + (K,): its item (lowest on ties)
+
+
+def gls_columns(p, k, *, seed, key, normalize=False):
+    r"""Slot by slot, the race :math:`\min_i S_i^{(k)} / p_i` and its item, k = 0 .. K-1.
+
+    The target's item over any set A of slots, :math:`\arg\min_{(i, k \in A)} S_i^{(k)} / p_i`,
+    is the item of the smallest clock in A (:func:`gls_pick`); A = all K slots gives
+    :func:`gls_target`, and slot k's item for the drafter's q is draft k of :func:`gls_drafts`.
+    A multi-draft decoder thus races a block of target rows once and decides afterwards which
+    slots take part at each position.
+
+    Parameters
+    ----------
+    p : array_like or torch.Tensor, shape (V,) or (R, V)
+        One distribution with keys of any shape S, or R rows with one key each (S = (R,)).
+        A torch tensor is raced on its device (the uniforms are bit for bit the numba
+        kernels'; near-ties aside, see :mod:`simulate._torch`) and tensors come back.
+    k : int
+        Number of slots K.
+    seed, key
+        Public seed and keys (token positions), as for :func:`gls_sample`.
+
+    Returns
+    -------
+    GLSColumns
+        ``clock`` (float64) and ``item`` (int64), both of shape S + (K,).
+
+    Examples
+    --------
+    >>> c = gls_columns([0.25, 0.75], 3, seed=0, key=7)
+    >>> [gls_target([0.25, 0.75], k, seed=0, key=7) == gls_pick(c, [True] * k + [False] * (3 - k))
+    ...  for k in (1, 2, 3)]
+    [True, True, True]
+    """
+    if is_tensor(p):
+        from simulate import _torch_multidraft  # only callers holding tensors need torch
+
+        k = _as_k(k, p.shape[-1])
+        tag = domain_tag(CLOCK_DOMAIN)
+        return GLSColumns(*_torch_multidraft.gls_columns(p, k, seed, key, normalize, tag))
+    seed = as_seed(seed)
+    keys = as_key_array(key, "key")
+    rows, two_d = as_rows(p, normalize, keys.shape)
+    k = _as_k(k, rows.shape[1])
+    flat = np.ascontiguousarray(keys.reshape(-1))
+    row_of = np.arange(flat.size) if two_d else np.zeros(flat.size, np.int64)
+    warm = np.argmax(rows, axis=1).astype(np.int64)[:, None]
+    clocks = np.empty((flat.size, k))
+    items = np.empty((flat.size, k), np.int64)
+    _multidraft.gls_columns_serial(rows, rows * TWO_31, warm, row_of, seed,
+                                   domain_tag(CLOCK_DOMAIN), flat, clocks, items)  # fmt: skip
+    shape = (*keys.shape, k)
+    return GLSColumns(clocks.reshape(shape), items.reshape(shape))
+
+
+def gls_pick(columns, active):
+    r"""The target's item of the race over the slots where ``active`` is true: the item of
+    the smallest clock there (lexicographic in (clock, item), the races' tie rule).
+
+    ``columns`` is a :class:`GLSColumns` of shape S + (K,) (numpy or torch); ``active`` a
+    boolean mask broadcastable to it with at least one true slot per key (checked for numpy;
+    a tensor is not read back). Returns an int (S
+    empty, numpy) or an int64 array or tensor of shape S.
+
+    Examples
+    --------
+    >>> gls_pick(GLSColumns(np.array([0.5, 0.2]), np.array([3, 1])), [True, False])
+    3
+    """
+    clock, item = columns
+    if is_tensor(clock):
+        import torch
+
+        active = torch.as_tensor(active, dtype=torch.bool, device=clock.device)
+        masked = torch.where(active, clock, torch.inf)
+        best = masked.amin(dim=-1, keepdim=True)
+        top = torch.iinfo(torch.int64).max
+        return torch.where(masked == best, item, top).amin(dim=-1)
+    active = np.asarray(active, dtype=bool)
+    if not np.all(np.any(np.broadcast_to(active, np.shape(clock)), axis=-1)):
+        raise ValueError("active must mark at least one slot per key")
+    masked = np.where(active, clock, np.inf)
+    best = masked.min(axis=-1, keepdims=True)
+    out = np.where(masked == best, item, np.iinfo(np.int64).max).min(axis=-1)
+    return int(out) if out.ndim == 0 else out
 
 
 class _Segments(NamedTuple):
