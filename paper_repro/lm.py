@@ -2,7 +2,10 @@
 
 Each call passes the whole context. The cache keeps the tokens it has seen; the longest common
 prefix with the new context is kept, the rest of the cache is cropped (rollback after rejected
-drafts) and only the new tokens are fed. A verify pass is one call with ``count = gamma + 1``.
+drafts) and only the new tokens are fed. A verify pass is one call with ``count = gamma + 1``;
+a multi-draft verify pass is one :meth:`CachedLM.branch_logits` call: the K draft chains as a
+batch of K rows over a copy of the cached context each (a batch rather than a tree with a shared
+prefix: every causal LM takes a batch, while a tree needs custom attention masks per model).
 The logits stay on the model's device (as float64): nothing but token ids crosses to the host.
 """
 
@@ -36,11 +39,36 @@ class CachedLM:
         """Forget the cache (a new prompt)."""
         self._cache = None
         self._ids = []
+        self._rows = None  # after branch_logits: the token ids of each row of the cache
+
+    def _one_row(self, context):
+        """After a batched pass keep the cache row that shares the most with ``context``."""
+        if self._rows is None:
+            return
+        import torch
+
+        shared = [_common_prefix(ids, context) for ids in self._rows]
+        best = shared.index(max(shared))
+        self._cache.batch_select_indices(torch.tensor([best], device=self.device))
+        self._ids = self._rows[best]
+        self._rows = None
+
+    def _cropped_cache(self, keep):
+        """The cache holding the first ``keep`` tokens of :attr:`cached_tokens` (a fresh one
+        when none is kept)."""
+        from transformers import DynamicCache
+
+        if self._cache is None or keep == 0:
+            self._cache = DynamicCache(config=self.model.config)
+        elif keep < len(self._ids):
+            self._cache.crop(keep - len(self._ids))  # negative: tokens to drop
+        return self._cache
 
     @property
     def cached_tokens(self):
-        """The tokens whose keys and values are in the cache."""
-        return list(self._ids)
+        """The tokens whose keys and values are in the cache (after a batched pass, those of
+        its first row)."""
+        return list(self._ids if self._rows is None else self._rows[0])
 
     @property
     def device(self):
@@ -53,24 +81,51 @@ class CachedLM:
 
         ``np.asarray`` reads a CPU result as an array without a copy."""
         import torch
-        from transformers import DynamicCache
 
         context = [int(t) for t in context]
         if not 1 <= count <= len(context):
             raise ValueError(f"count must lie in [1, {len(context)}], got {count}")
+        self._one_row(context)
         keep = min(_common_prefix(self._ids, context), len(context) - count)
-        if self._cache is None:
-            self._cache = DynamicCache(config=self.model.config)
-        if keep < len(self._ids):
-            self._cache.crop(keep - len(self._ids))  # negative: tokens to drop
+        cache = self._cropped_cache(keep)
         new = context[keep:]
         with torch.inference_mode():
             out = self.model(
                 input_ids=torch.tensor([new], device=self.device),
-                past_key_values=self._cache,
+                past_key_values=cache,
                 use_cache=True,
                 logits_to_keep=count,
             )
         self.calls += 1
         self._ids = context
         return out.logits[0, -count:].to(torch.float64)
+
+    def branch_logits(self, context, branches):
+        """Float64 logits, a tensor of shape (B, L + 1, V) on :attr:`device`, for B branches
+        of one length L continuing ``context``, in one batched pass: ``[b, j]`` predicts the
+        token after ``context + branches[b][:j]``.
+
+        The cached part of ``context`` is copied to B rows and each row is fed the uncached
+        rest of ``context`` and its branch. The cache then holds all B rows; the next call
+        keeps the row that shares the most with its context (the accepted branch)."""
+        import torch
+
+        context = [int(t) for t in context]
+        branches = [[int(t) for t in b] for b in branches]
+        if not context:
+            raise ValueError("the context is empty: give at least one token")
+        if not branches or len({len(b) for b in branches}) != 1:
+            raise ValueError("branches must be a non-empty list of token lists of one length")
+        self._one_row(context)
+        keep = min(_common_prefix(self._ids, context), len(context) - 1)
+        cache = self._cropped_cache(keep)
+        cache.batch_repeat_interleave(len(branches))
+        count = len(branches[0]) + 1
+        new = context[keep:]
+        ids = torch.tensor([new + b for b in branches], device=self.device)
+        with torch.inference_mode():
+            out = self.model(input_ids=ids, past_key_values=cache, use_cache=True,
+                             logits_to_keep=count)  # fmt: skip
+        self.calls += 1
+        self._rows = [context + b for b in branches]
+        return out.logits[:, -count:].to(torch.float64)

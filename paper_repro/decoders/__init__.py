@@ -6,6 +6,8 @@
   its own, separately keyed randomness.
 * :mod:`.disd`: drafter-invariant speculative decoding with Gumbel or WMH coupling: accept iff
   the draft equals the target's own communication-free sample.
+* :mod:`.multidraft`: multi-draft DISD (K draft chains, one batched target pass), strongly or
+  conditionally drafter-invariant.
 
 Each target pass is verified by one ``verify_block`` call of the rule. Every rule and decoder
 takes ``backend`` (``"auto"``, ``"numba"``, ``"torch"``): where the random choices are drawn;
@@ -14,22 +16,38 @@ and the target of one run share one backend.
 """
 
 from paper_repro.decoders._loop import BACKENDS, DecodeResult, DecodeStats, decode
-from paper_repro.decoders.autoregressive import autoregressive, reference_rule
+from paper_repro.decoders.autoregressive import (
+    REFERENCE_COUPLINGS,
+    autoregressive,
+    reference_rule,
+)
 from paper_repro.decoders.disd import DisdRule, disd
-from paper_repro.decoders.methods import METHODS, check_method, run_method
+from paper_repro.decoders.methods import METHODS, MULTIDRAFT_METHODS, check_method, run_method
+from paper_repro.decoders.multidraft import (
+    MultiDraftRule,
+    check_drafts,
+    decode_multidraft,
+    multidraft,
+)
 from paper_repro.decoders.standard import StandardRule, standard_sd
 
 __all__ = [
     "BACKENDS",
     "METHODS",
+    "MULTIDRAFT_METHODS",
+    "REFERENCE_COUPLINGS",
     "DecodeResult",
     "DecodeStats",
     "DisdRule",
+    "MultiDraftRule",
     "StandardRule",
     "autoregressive",
+    "check_drafts",
     "check_method",
     "decode",
+    "decode_multidraft",
     "disd",
+    "multidraft",
     "reference_rule",
     "run_method",
     "standard_sd",

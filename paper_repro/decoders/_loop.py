@@ -101,7 +101,7 @@ class DecodeResult:
     stats: DecodeStats
 
 
-def _check(prompt_ids, gamma, max_new_tokens, drafter):
+def check_run(prompt_ids, gamma, max_new_tokens, drafter):
     if len(prompt_ids) == 0:
         raise ValueError("the prompt is empty: give at least one token")
     for name, value, low in (("gamma", gamma, 0 if drafter is None else 1),
@@ -112,7 +112,7 @@ def _check(prompt_ids, gamma, max_new_tokens, drafter):
             raise ValueError(f"{name} must be >= {low}, got {value}")
 
 
-def _check_draft(q, target):
+def check_draft(q, target):
     """The drafter's distributions must live where the target's logits do, over the same
     vocabulary: checked once, at the first draft of a run."""
     is_tensor = type(q).__module__.startswith("torch")
@@ -136,6 +136,23 @@ def _stack(rows, like):
     return np.stack(rows) if rows else like[:0]
 
 
+def emit(out, stats, drafts, accepted, token, eos_token_id):
+    """Append a round's accepted drafts and its token to ``out``, counting them in ``stats``;
+    whether the end-of-sequence token was emitted (decoding stops)."""
+    for x in drafts[:accepted]:
+        out.append(x)
+        stats.drafted += 1
+        stats.accepted += 1
+        stats.accept_flags.append(True)
+        if eos_token_id is not None and x == eos_token_id:
+            return True
+    if accepted < len(drafts):
+        stats.drafted += 1
+        stats.accept_flags.append(False)
+    out.append(int(token))
+    return eos_token_id is not None and out[-1] == eos_token_id
+
+
 def decode(target, drafter, rule, prompt_ids, *, gamma, max_new_tokens, sampling,
            eos_token_id=None):  # fmt: skip
     """Generate with ``target`` (a :class:`~paper_repro.lm.CachedLM`) and an optional drafter.
@@ -146,7 +163,7 @@ def decode(target, drafter, rule, prompt_ids, *, gamma, max_new_tokens, sampling
     distributions identically. Decoding stops after ``max_new_tokens`` or at ``eos_token_id``.
     """
     prompt = [int(t) for t in prompt_ids]
-    _check(prompt, gamma, max_new_tokens, drafter)
+    check_run(prompt, gamma, max_new_tokens, drafter)
     stats = DecodeStats()
     out = []
     start = time.perf_counter()
@@ -161,29 +178,14 @@ def decode(target, drafter, rule, prompt_ids, *, gamma, max_new_tokens, sampling
         for j in range(g):
             qs.append(sampling.probs(drafter.next_token_logits(context + drafts)))
             if stats.drafter_calls == 0:
-                _check_draft(qs[-1], target)
+                check_draft(qs[-1], target)
             stats.drafter_calls += 1
             drafts.append(int(rule.draft(qs[-1], t0 + j)))
         logits = target.logits(context + drafts, g + 1)
         stats.target_calls += 1
         accepted, token = rule.verify_block(sampling.probs(logits), _stack(qs, logits),
                                             drafts, t0)  # fmt: skip
-        stop = False
-        for x in drafts[:accepted]:
-            out.append(x)
-            stats.drafted += 1
-            stats.accepted += 1
-            stats.accept_flags.append(True)
-            if eos_token_id is not None and x == eos_token_id:
-                stop = True
-                break
-        if stop:
-            break
-        if accepted < g:
-            stats.drafted += 1
-            stats.accept_flags.append(False)
-        out.append(int(token))
-        if eos_token_id is not None and out[-1] == eos_token_id:
+        if emit(out, stats, drafts, accepted, token, eos_token_id):
             break
     stats.tokens = len(out)
     stats.seconds = time.perf_counter() - start
