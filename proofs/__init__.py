@@ -13,6 +13,7 @@ from proofs.disd_exact import verify_disd_exact
 from proofs.gumbel_formula import verify_gumbel_formula
 from proofs.lp_optimality import FULL_INSTANCES, MILP_INSTANCES, verify_lp_optimality
 from proofs.multidraft import verify_list_matching
+from proofs.multidraft_exact import verify_multidraft_exact
 from proofs.pareto import verify_pareto
 from proofs.symmetric import FULL_EXTENSION, FULL_KS, verify_symmetric_optimality
 from proofs.wmh_formula import verify_wmh_formula
@@ -53,6 +54,7 @@ CLAIMS = {
         else verify_communication()
     ),
     "disd-exact": lambda full: verify_disd_exact(denominator=12 if full else 6),
+    "multidraft-exact": lambda full: verify_multidraft_exact(denominator=4 if full else 3),
     "list-matching": lambda full: (
         verify_list_matching(
             symbolic_sizes=(2, 3),
