@@ -59,7 +59,7 @@ def _check_decode_args(args):
 
     if not args.prompt or not args.prompt.strip():
         raise CommandError("--prompt is empty")
-    check_method(args.method, args.coupling)
+    check_method(args.method, args.coupling, args.drafts)
     if args.gamma < 1:
         raise CommandError(f"--gamma must be >= 1, got {args.gamma}")
     if args.max_new_tokens < 1:
@@ -88,13 +88,14 @@ def _cmd_decode(args):
     prompt = encode_prompt(loaded.tokenizer, args.prompt, chat=args.chat)
     result = run_method(args.method, CachedLM(loaded.model), drafter, prompt, seed=args.seed,
                         gamma=args.gamma, max_new_tokens=args.max_new_tokens,
-                        sampling=sampling, coupling=args.coupling)  # fmt: skip
+                        sampling=sampling, coupling=args.coupling,
+                        drafts=args.drafts)  # fmt: skip
     text = loaded.tokenizer.decode(result.tokens)
     stats = result.stats.as_dict() | {"load_seconds": loaded.seconds}
     if args.json:
         print_json({"method": args.method, "drafter": args.drafter, "gamma": args.gamma,
-                    "seed": args.seed, "prompt_tokens": len(prompt), "token_ids": result.tokens,
-                    "text": text, "stats": stats})  # fmt: skip
+                    "drafts": args.drafts, "seed": args.seed, "prompt_tokens": len(prompt),
+                    "token_ids": result.tokens, "text": text, "stats": stats})  # fmt: skip
     else:
         print(text)
         print(f"[{args.method}] {stats['tokens']} tokens, {stats['target_calls']} target calls, "
@@ -284,10 +285,12 @@ def _model_args(p):
 
 
 def add_parsers(sub):
-    dec = sub.add_parser("decode", help="generate with autoregressive, SD or DISD decoding")
+    dec = sub.add_parser("decode", help="generate with autoregressive, SD, DISD or multi-draft "
+                                         "DISD decoding")  # fmt: skip
     dec.add_argument("--prompt", required=True)
     dec.add_argument("--method", default="disd-gumbel",
-                     help="autoregressive, sd, disd-gumbel or disd-wmh")  # fmt: skip
+                     help="autoregressive, sd, disd-gumbel, disd-wmh, mdisd-strong or "
+                          "mdisd-conditional")  # fmt: skip
     dec.add_argument("--drafter", help="drafter name (see `coupling drafters`)")
     dec.add_argument("--gamma", type=int, default=4, help="drafts per target pass")
     dec.add_argument("--seed", type=int, default=0)
@@ -297,7 +300,11 @@ def add_parsers(sub):
     dec.add_argument("--top-p", type=float, default=1.0)
     dec.add_argument("--greedy", action="store_true", help="argmax decoding (explicit mode)")
     dec.add_argument("--coupling", default="gumbel",
-                     help="sampler of --method autoregressive: gumbel or wmh")  # fmt: skip
+                     help="sampler of --method autoregressive: gumbel, wmh or gls (the "
+                          "K-slot race, with --drafts K)")  # fmt: skip
+    dec.add_argument("--drafts", type=int,
+                     help="K, the draft chains of mdisd-strong and mdisd-conditional (and the "
+                          "slots of --coupling gls)")  # fmt: skip
     dec.add_argument("--chat", action="store_true", help="wrap the prompt in the chat template")
     dec.add_argument("--drafter-dtype", help="dtype of an hf: drafter (default: the target's)")
     dec.add_argument("--json", action="store_true")
