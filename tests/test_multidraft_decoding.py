@@ -227,3 +227,19 @@ def test_exact_in_law_by_enumeration_and_a_wrong_rule_is_refuted():
     assert cert.detail["strong_outcomes_differing_between_drafters"] == 0
     assert cert.detail["conditional_outcomes_differing_between_drafters"] > 0
     assert verify_multidraft_exact(mismatch_emits_draft=True).verdict == "refuted"
+
+
+def test_strong_cost_pairs_runs_and_gives_intervals():
+    from paper_repro.multidraft_runs import strong_cost
+
+    recs = []
+    for seed in range(4):
+        recs.append({"prompt": "a", "seed": seed, "drafter": "d", "method": "disd-gumbel",
+                     "drafts": 1, "block_efficiency": 2.0})  # fmt: skip
+        for method, be in (("mdisd-strong", 2.0 + seed), ("mdisd-conditional", 3.0 + seed)):
+            recs.append({"prompt": "a", "seed": seed, "drafter": "d", "method": method,
+                         "drafts": 2, "block_efficiency": be})  # fmt: skip
+    (row, _all) = strong_cost(recs)
+    assert row["runs"] == 4 and row["cost"][0] == pytest.approx(1.0)
+    assert row["cost"][1] == pytest.approx(1.0) == row["cost"][2]  # constant difference
+    assert row["strong"][0] == pytest.approx(3.5) and row["disd"][0] == 2.0
