@@ -279,6 +279,7 @@ def _cmd_prove(args):
 
 
 def build_parser():
+    """The ``coupling`` argument parser with every subcommand."""
     parser = argparse.ArgumentParser(
         prog="coupling",
         description="Communication-free coupling and drafter-invariant speculative decoding.",
@@ -369,6 +370,7 @@ def build_parser():
 
 
 def main(argv=None):
+    """Run ``coupling`` with ``argv`` (default ``sys.argv[1:]``); returns the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

@@ -284,6 +284,7 @@ def _model_args(p):
 
 
 def add_parsers(sub):
+    """Add the language-model commands (decode, drafters, distill, repro, reproduce, ...)."""
     dec = sub.add_parser("decode", help="generate with autoregressive, SD or DISD decoding")
     dec.add_argument("--prompt", required=True)
     dec.add_argument("--method", default="disd-gumbel",

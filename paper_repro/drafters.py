@@ -114,6 +114,7 @@ class ModelDrafter:
 
 
 def adapter_path(depth):
+    """Where the trained exit adapter for ``depth`` layers is stored."""
     return ADAPTER_DIR / f"exit{depth}.safetensors"
 
 
