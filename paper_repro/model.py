@@ -72,6 +72,9 @@ def check_device(device):
     """The torch device named ``device``, or a one-line ValueError when this machine (or this
     torch build) has no such device; cheap, so callers run it before any model work.
 
+    ``"auto"`` (transformers' ``device_map="auto"``: the model spread over every visible GPU)
+    is always available: it gives the first GPU where there is one, else the CPU.
+
     Examples
     --------
     >>> str(check_device("cpu"))
@@ -79,6 +82,8 @@ def check_device(device):
     """
     import torch
 
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
         dev = torch.device(device)
     except (RuntimeError, TypeError) as exc:
