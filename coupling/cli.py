@@ -191,7 +191,13 @@ def _npz_bytes(p, q):
 def _cmd_search(args):
     from figures.bounds import achievable_region_figure
     from outputs import atomic_write_bytes, atomic_write_text, safe_name, save_figure
-    from simulate.search import achievable_region, compile_objective, search, search_memory
+    from simulate.search import (
+        UndefinedObjective,
+        achievable_region,
+        compile_objective,
+        search,
+        search_memory,
+    )
     from simulate.validation import as_count, as_real, check_memory
 
     with user_input():
@@ -215,7 +221,8 @@ def _cmd_search(args):
     with progress_bar(len(targets), args.objective, enabled=not args.json,
                       unit="searches") as update:  # fmt: skip
         for target in targets:
-            r = search(args.objective, n, seed=seed, D=target, maxiter=maxiter)
+            with user_input(UndefinedObjective):
+                r = search(args.objective, n, seed=seed, D=target, maxiter=maxiter)
             results.append((target, r))
             tag = "free" if target is None else f"D{target:.3f}"
             atomic_write_bytes(out / f"best_{stem}_{tag}.npz", _npz_bytes(r.p, r.q))
