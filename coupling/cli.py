@@ -48,7 +48,11 @@ def _cmd_simulate(args):
         trials = as_count(args.trials, "--trials", maximum=KEY_SPACE)
         seed = as_count(args.seed, "--seed", minimum=0, maximum=SEED_MAX)
         if args.npz:
-            pair = from_npz(args.npz, normalize=args.normalize)
+            try:
+                pair = from_npz(args.npz, normalize=args.normalize)
+            except ValueError as exc:  # the library's advice, in the command's words
+                advice = str(exc).replace("pass normalize=True", "pass --normalize")
+                raise ValueError(advice) from None
             n = pair.p.size
         else:
             params = family_params(args.param)

@@ -422,7 +422,7 @@ def test_runs_that_would_compute_nothing(argv, message, tmp_path, capsys):
 def test_normalize_flag_for_npz(tmp_path, capsys):
     path = tmp_path / "counts.npz"
     np.savez(path, p=np.array([1.0, 3.0]), q=np.array([2.0, 2.0]))
-    refused(capsys, ["simulate", "--npz", str(path)], "pass normalize=True")
+    refused(capsys, ["simulate", "--npz", str(path)], "pass --normalize to rescale")
     refused(capsys, ["simulate", "--normalize"], "--normalize rescales the arrays of --npz")
     assert main(["simulate", "--npz", str(path), "--normalize", "--trials", "1000",
                  "--json"]) == 0  # fmt: skip
