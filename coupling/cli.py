@@ -48,7 +48,11 @@ def _cmd_simulate(args):
         trials = as_count(args.trials, "--trials", maximum=KEY_SPACE)
         seed = as_count(args.seed, "--seed", minimum=0, maximum=SEED_MAX)
         if args.npz:
-            pair = from_npz(args.npz, normalize=args.normalize)
+            try:
+                pair = from_npz(args.npz, normalize=args.normalize)
+            except ValueError as exc:  # the library's advice, in the command's words
+                advice = str(exc).replace("pass normalize=True", "pass --normalize")
+                raise ValueError(advice) from None
             n = pair.p.size
         else:
             params = family_params(args.param)
@@ -191,7 +195,13 @@ def _npz_bytes(p, q):
 def _cmd_search(args):
     from figures.bounds import achievable_region_figure
     from outputs import atomic_write_bytes, atomic_write_text, safe_name, save_figure
-    from simulate.search import achievable_region, compile_objective, search, search_memory
+    from simulate.search import (
+        UndefinedObjective,
+        achievable_region,
+        compile_objective,
+        search,
+        search_memory,
+    )
     from simulate.validation import as_count, as_real, check_memory
 
     with user_input():
@@ -215,7 +225,8 @@ def _cmd_search(args):
     with progress_bar(len(targets), args.objective, enabled=not args.json,
                       unit="searches") as update:  # fmt: skip
         for target in targets:
-            r = search(args.objective, n, seed=seed, D=target, maxiter=maxiter)
+            with user_input(UndefinedObjective):
+                r = search(args.objective, n, seed=seed, D=target, maxiter=maxiter)
             results.append((target, r))
             tag = "free" if target is None else f"D{target:.3f}"
             atomic_write_bytes(out / f"best_{stem}_{tag}.npz", _npz_bytes(r.p, r.q))
@@ -279,6 +290,7 @@ def _cmd_prove(args):
 
 
 def build_parser():
+    """The ``coupling`` argument parser with every subcommand."""
     parser = argparse.ArgumentParser(
         prog="coupling",
         description="Communication-free coupling and drafter-invariant speculative decoding.",
@@ -369,6 +381,7 @@ def build_parser():
 
 
 def main(argv=None):
+    """Run ``coupling`` with ``argv`` (default ``sys.argv[1:]``); returns the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

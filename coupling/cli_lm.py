@@ -4,6 +4,7 @@ import shlex
 import sys
 import time
 
+from coupling._args import thread_count
 from coupling._output import CommandError, print_json, progress_bar, user_input
 from outputs import format_table
 
@@ -32,6 +33,7 @@ def _threads(n):
     import numba
     import torch
 
+    n = thread_count(n)
     if n:
         torch.set_num_threads(n)
         numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))
@@ -56,6 +58,7 @@ def _check_decode_args(args):
     """Everything ``decode`` can refuse before the model is loaded."""
     from paper_repro.decoders import check_method
     from paper_repro.drafters import check_drafter_name
+    from paper_repro.model import check_dtype
 
     if not args.prompt or not args.prompt.strip():
         raise CommandError("--prompt is empty")
@@ -68,6 +71,11 @@ def _check_decode_args(args):
         raise CommandError(f"--method {args.method} needs --drafter NAME (see `coupling drafters`)")
     if args.drafter:
         check_drafter_name(args.drafter)
+    if args.drafter_dtype is not None:
+        check_dtype(args.drafter_dtype)
+        if not (args.drafter or "").startswith("hf:"):
+            raise CommandError("--drafter-dtype applies to hf: drafters only (named drafters "
+                               "share the target's layers and dtype)")  # fmt: skip
     return _sampling(args)
 
 
@@ -134,12 +142,19 @@ def _cmd_distill(args):
     from paper_repro.exits import ADAPTER_DIR
 
     with user_input():
-        depths = tuple(int(d) for d in args.depths.split(","))
+        try:
+            depths = tuple(int(d) for d in args.depths.split(","))
+        except ValueError:
+            raise ValueError(
+                f"--depths must be comma-separated ints, got {args.depths!r}"
+            ) from None
         given = {"steps": args.steps, "batch": args.batch, "seq_len": args.seq_len,
                  "lr": args.lr, "seed": args.seed}  # fmt: skip
         cfg = DistillConfig(depths=depths, **{k: v for k, v in given.items() if v is not None})
     _threads(args.threads)
     loaded = _load_target(args)
+    with user_input():
+        cfg.check_depths(loaded.model.config.num_hidden_layers)
     command = "coupling distill " + " ".join(shlex.quote(a) for a in sys.argv[2:])
     start = time.perf_counter()
     with progress_bar(cfg.steps, "distill", unit="steps") as update:
@@ -171,6 +186,7 @@ def _resolve(args):
     from paper_repro.experiments import BE_DRAFTERS, ReproConfig
     from paper_repro.model import DEFAULT_TARGET
 
+    thread_count(args.threads)
     preset = PRESETS[args.preset]
     for key, value in preset.items():
         if getattr(args, key) is None:
@@ -285,6 +301,7 @@ def _model_args(p):
 
 
 def add_parsers(sub):
+    """Add the language-model commands (decode, drafters, distill, repro, reproduce, ...)."""
     dec = sub.add_parser("decode", help="generate with autoregressive, SD, DISD or multi-draft "
                                          "DISD decoding")  # fmt: skip
     dec.add_argument("--prompt", required=True)

@@ -87,6 +87,7 @@ def _executor(args):
 
 
 def cmd_sweep(args):
+    """``coupling sweep``: run (or resume) the spec's cells and write the summaries."""
     import sqlite3
 
     from reports.sweep import write_sweep_outputs

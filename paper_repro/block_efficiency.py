@@ -50,6 +50,7 @@ class Replay(NamedTuple):
 
     @property
     def block_efficiency(self):
+        """Tokens emitted per target call."""
         return self.tokens / self.target_calls
 
 

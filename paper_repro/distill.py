@@ -42,6 +42,29 @@ class DistillConfig:
     seed: int = 0
     checkpoint_every: int = 40
 
+    def __post_init__(self):
+        from simulate.validation import as_count, as_real
+
+        if not isinstance(self.depths, tuple) or not self.depths:
+            raise ValueError(f"depths must be a non-empty tuple of ints, got {self.depths!r}")
+        for d in self.depths:
+            as_count(d, "depth")
+        if len(set(self.depths)) != len(self.depths):
+            raise ValueError(f"depths repeat: {self.depths}")
+        for name in ("steps", "batch", "eval_chunks", "checkpoint_every"):
+            as_count(getattr(self, name), name)
+        as_count(self.seq_len, "seq_len", minimum=2)  # a chunk predicts its tokens after the first
+        as_count(self.warmup, "warmup", minimum=0)
+        as_count(self.seed, "seed", minimum=0)
+        as_real(self.lr, "lr", 0, 1, open_low=True)
+
+    def check_depths(self, n_layers):
+        """Refuse a depth the target cannot exit at (it has ``n_layers`` layers)."""
+        bad = [d for d in self.depths if not 1 <= d < n_layers]
+        if bad:
+            raise ValueError(f"depths {bad} out of range: the target has {n_layers} layers, "
+                             f"so an exit lies after 1 to {n_layers - 1} of them")  # fmt: skip
+
 
 def stdlib_docstrings(min_chars=200):
     """Docstrings of the interpreter's standard library as one text, and a description."""

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from paper_repro.exits import ADAPTER_DIR, build_early_exit, load_adapter
 from paper_repro.lm import CachedLM
-from paper_repro.model import check_same_tokenizer, load_model
+from paper_repro.model import check_dtype, check_same_tokenizer, check_source, load_model
 from paper_repro.quantize import int8_dynamic, quantize_weights
 
 __all__ = [
@@ -114,6 +114,7 @@ class ModelDrafter:
 
 
 def adapter_path(depth):
+    """Where the trained exit adapter for ``depth`` layers is stored."""
     return ADAPTER_DIR / f"exit{depth}.safetensors"
 
 
@@ -137,6 +138,7 @@ def check_drafter_name(name):
     if name.startswith("hf:"):
         if not name[3:].strip():
             raise ValueError(f"drafter {name!r} names no model after 'hf:'")
+        check_source(name[3:])
         return name
     if name not in DRAFTERS:
         raise ValueError(f"unknown drafter {name!r}; choose from {', '.join(drafter_names())}")
@@ -185,6 +187,8 @@ def make_drafter(name, target, *, dtype=None):
     target's are, and refused unless its tokenizer is the target's.
     """
     check_drafter_name(name)
+    if dtype is not None:
+        check_dtype(dtype)
     if name.startswith("hf:"):
         placement = _placement(target.model)
         if dtype is not None:

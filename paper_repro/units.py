@@ -55,9 +55,11 @@ class UnitStore:
             )
 
     def path(self, name):
+        """The file unit ``name`` is stored in."""
         return self.directory / "units" / f"{name}.json"
 
     def done(self, name):
+        """Whether unit ``name`` is stored."""
         return self.path(name).exists()
 
     def get(self, name, compute):

@@ -15,6 +15,7 @@ from paper_repro.summary import (
     gap_split_data,
     list_matching_means,
     list_matching_table,
+    max_z,
     position_table,
     real_run_checks,
     summarise_be,
@@ -51,8 +52,7 @@ def lm_coupling(data):
     inside = min(np.min(g - bound), np.min(w - bound)) > -slack and max(
         np.max(g - (1 - tv)), np.max(w - (1 - tv))) < slack  # fmt: skip
     trials = records[0]["mc_trials"]
-    z = max(abs(r[f"{p}_mc"] - r[f"{p}_exact"]) / np.sqrt(max(r[f"{p}_exact"] * (1 - r[
-        f"{p}_exact"]), 1e-300) / trials) for r in rows for p in ("gumbel", "wmh"))  # fmt: skip
+    z = max_z(rows, trials)
     out.append(
         f"{len(rows)} (position, drafter) pairs: {len({r['position'] for r in rows})} positions "
         f"of {len(records)} sampled sequences, scored against {len(bands['drafters'])} drafters. "

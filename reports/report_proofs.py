@@ -25,6 +25,7 @@ def _head(cert, title, statement):
 
 
 def proofs(data):
+    """The table of every claim's verdict (None: no certificates)."""
     if not data.certificates:
         return None
     rows = [[c.claim, c.verdict + (f" on {c.cases} cases" if c.cases else ""), c.method,
@@ -49,6 +50,7 @@ def proofs(data):
 
 
 def pareto_certificate(data):
+    """The per-item Pareto claim: what was proved, on how many cases."""
     cert = _cert(data, "pareto")
     if cert is None:
         return None
@@ -67,6 +69,7 @@ def pareto_certificate(data):
 
 
 def symmetric_certificate(data):
+    """Symmetric optimality and its extension table."""
     cert = _cert(data, "symmetric-optimality")
     if cert is None:
         return None
@@ -109,6 +112,7 @@ def symmetric_certificate(data):
 
 
 def list_matching_certificate(data):
+    """The list matching formula's certificate."""
     cert = _cert(data, "list-matching")
     if cert is None:
         return None
@@ -128,6 +132,7 @@ def list_matching_certificate(data):
 
 
 def communication(data):
+    """The communication trade-off figure and its certificate."""
     fig = data.proofs_dir / "communication_tradeoff.png" if data.proofs_dir else None
     if fig is None or not fig.exists():
         return None

@@ -30,6 +30,7 @@ from simulate.validation import as_count, as_real, check_memory
 __all__ = [
     "OBJECTIVES",
     "SearchResult",
+    "UndefinedObjective",
     "achievable_region",
     "compile_objective",
     "pair_values",
@@ -38,7 +39,15 @@ __all__ = [
 ]
 
 LOGIT_BOUND = 30.0
+
+
+class UndefinedObjective(ValueError):
+    """The objective could not be evaluated at any pair the search tried (it divides by zero
+    everywhere, ``gumbel / (optimal - optimal)`` say): a mistake in the objective."""
+
+
 D_PENALTY = 1e3  # weight of (D - target)^2
+UNDEFINED = 1e9  # the loss of a pair where the objective is undefined or not finite
 RECHECK_TRIALS = 1_000_000
 #: Copies of the differential-evolution population alive at once (tracemalloc: about 4).
 POPULATION_COPIES = 6
@@ -146,10 +155,10 @@ def search(objective, n, *, seed, D=None, maxiter=200, popsize=15, local_starts=
         try:
             value = sign * float(fn(p, q))
         except ZeroDivisionError:  # e.g. gumbel / optimal at D = 1: undefined, never optimal
-            return 1e9
+            return UNDEFINED
         if D is not None:
             value += D_PENALTY * (tv_distance(p, q) - D) ** 2
-        return value if np.isfinite(value) else 1e9
+        return value if np.isfinite(value) else UNDEFINED
 
     rng = np.random.default_rng(seed)
     bounds = [(-LOGIT_BOUND, LOGIT_BOUND)] * (2 * n)
@@ -163,6 +172,11 @@ def search(objective, n, *, seed, D=None, maxiter=200, popsize=15, local_starts=
         if res.fun < best:
             best_z, best = res.x, res.fun
     p, q = softmax(best_z[:n]), softmax(best_z[n:])
+    try:
+        value = float(fn(p, q))
+    except ZeroDivisionError:  # the best pair is undefined: so was every pair tried
+        raise UndefinedObjective(f"objective {name!r} divides by zero at every one of the "
+                                 f"{count[0]} pairs the search tried") from None  # fmt: skip
     values = pair_values(p, q)
     mc = {}
     for proto in ("gumbel", "wmh"):
@@ -172,7 +186,7 @@ def search(objective, n, *, seed, D=None, maxiter=200, popsize=15, local_starts=
         name,
         sense,
         n,
-        float(fn(p, q)),
+        value,
         p,
         q,
         values,

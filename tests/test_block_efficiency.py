@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from lm_fixtures import one_torch_thread, tiny_llama
+from lm_fixtures import one_torch_thread, tiny_llama, torch
 
 from paper_repro.block_efficiency import (
     acceptance_rates,
@@ -37,26 +37,28 @@ class _FlagRule:
     def draft(self, q, t):
         return t
 
-    def verify(self, p, q, x, t):
-        return bool(self.flags[t]), t
-
-    def sample(self, p, t):
-        return t
+    def verify_block(self, P, Q, drafts, t0):
+        accepted = 0
+        while accepted < len(drafts) and self.flags[t0 + accepted]:
+            accepted += 1
+        return accepted, t0 + accepted
 
 
 class _Const:
     """A stand-in model: any context gives the same logits (only the loop is under test)."""
 
     calls = 0
+    vocab_size = 3
+    device = torch.device("cpu")
 
     def reset(self):
         pass
 
     def logits(self, context, count):
-        return np.zeros((count, 3))
+        return torch.zeros((count, 3), dtype=torch.float64)
 
     def next_token_logits(self, context):
-        return np.zeros(3)
+        return torch.zeros(3, dtype=torch.float64)
 
 
 @given(st.lists(st.booleans(), min_size=1, max_size=30), st.integers(1, 9))

@@ -87,7 +87,7 @@ def test_errors_are_clean(argv, message, capsys):
     (["decode", "--prompt", "  ", "--method", "sd", "--drafter", "exit8"], "--prompt is empty"),
     (["decode", "--prompt", "hi", "--gamma", "0", "--drafter", "exit8"], "--gamma must be >= 1"),
     (["decode", "--prompt", "hi", "--temperature", "0", "--drafter", "exit8"], "greedy"),
-    (["decode", "--prompt", "hi", "--method", "beam"], "--method must be one of"),
+    (["decode", "--prompt", "hi", "--method", "beam"], "unknown method 'beam'"),
     (["decode", "--prompt", "hi", "--method", "sd"], "needs --drafter"),
 ])  # fmt: skip
 def test_decode_refuses_bad_input_before_loading(capsys, argv, match):

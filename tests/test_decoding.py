@@ -107,7 +107,8 @@ def _first_token_counts(target, drafter, rule_factory, runs):
     counts = np.zeros(VOCAB)
     s = SamplingConfig()
     for seed in range(runs):
-        out = decode(target, drafter, rule_factory(seed), PROMPT, gamma=2, max_new_tokens=3,
+        # one draft: the first token is its verdict
+        out = decode(target, drafter, rule_factory(seed), PROMPT, gamma=1, max_new_tokens=2,
                      sampling=s)  # fmt: skip
         counts[out.tokens[0]] += 1
     return counts
@@ -122,23 +123,21 @@ def _gof_pvalue(counts, p):
     return stats.chisquare(obs, exp).pvalue
 
 
-@pytest.mark.parametrize(
-    ("rule", "backend"),
-    [("sd", "numba"), ("sd", "torch"), ("disd-gumbel", "numba"), ("disd-wmh", "numba")],
-)  # DISD's torch rule draws what its numba rule draws (test_verify_block_is_the_same...)
-def test_first_drafted_token_follows_target_law(target_model, drafters, rule, backend):
-    factory = {"sd": lambda s: StandardRule(s, backend=backend),
-               "disd-gumbel": lambda s: DisdRule(s, "gumbel", backend),
-               "disd-wmh": lambda s: DisdRule(s, "wmh", backend)}[rule]  # fmt: skip
+# Laws on the numba backend: the torch rules give the same (accepted, token) on the same blocks
+# (test_verify_block_is_the_same_on_both_backends), so their laws are these.
+@pytest.mark.parametrize("rule", ["sd", "disd-gumbel", "disd-wmh"])
+def test_first_drafted_token_follows_target_law(target_model, drafters, rule):
+    factory = {"sd": lambda s: StandardRule(s, backend="numba"),
+               "disd-gumbel": lambda s: DisdRule(s, "gumbel", "numba"),
+               "disd-wmh": lambda s: DisdRule(s, "wmh", "numba")}[rule]  # fmt: skip
     p = _exact_first_token(target_model, PROMPT)
     counts = _first_token_counts(CachedLM(target_model), drafters["other"], factory, 3000)
     assert _gof_pvalue(counts, p) > GOF_ALPHA
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
-def test_wrong_residual_is_detected(target_model, drafters, backend):
+def test_wrong_residual_is_detected(target_model, drafters):
     p = _exact_first_token(target_model, PROMPT)
-    wrong = lambda seed: StandardRule(seed, residual_fn=lambda p, q: p, backend=backend)  # noqa: E731
+    wrong = lambda seed: StandardRule(seed, residual_fn=lambda p, q: p, backend="numba")  # noqa: E731
     counts = _first_token_counts(CachedLM(target_model), drafters["other"], wrong, 3000)
     assert _gof_pvalue(counts, p) < GOF_ALPHA
 

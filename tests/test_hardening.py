@@ -422,7 +422,7 @@ def test_runs_that_would_compute_nothing(argv, message, tmp_path, capsys):
 def test_normalize_flag_for_npz(tmp_path, capsys):
     path = tmp_path / "counts.npz"
     np.savez(path, p=np.array([1.0, 3.0]), q=np.array([2.0, 2.0]))
-    refused(capsys, ["simulate", "--npz", str(path)], "pass normalize=True")
+    refused(capsys, ["simulate", "--npz", str(path)], "pass --normalize to rescale")
     refused(capsys, ["simulate", "--normalize"], "--normalize rescales the arrays of --npz")
     assert main(["simulate", "--npz", str(path), "--normalize", "--trials", "1000",
                  "--json"]) == 0  # fmt: skip
@@ -478,3 +478,72 @@ def test_sweep_resumed_with_another_spec_is_refused(tmp_path, capsys):
     refused(capsys, [*base, "--family", "zipf", "--n", "30", "--trials", "600"],
             "trials: stored 500, given 600")  # fmt: skip
     assert snapshot(out) == before
+
+
+# --- language-model commands: refused before the model loads ---------------------------------
+
+
+def _no_model(monkeypatch):
+    import paper_repro.model
+
+    def load_model(*args, **kwargs):
+        raise AssertionError("the model was loaded before the input was checked")
+
+    monkeypatch.setattr(paper_repro.model, "load_model", load_model)
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["decode", "--prompt", "hi", "--method", "sd", "--drafter", "hf:/nonexistent"],
+         "model path '/nonexistent' does not exist"),
+        (["decode", "--prompt", "hi", "--method", "sd", "--drafter", "hf:org/model",
+          "--drafter-dtype", "int3"], "dtype must be one of float32"),
+        (["decode", "--prompt", "hi", "--method", "sd", "--drafter", "temp0.8",
+          "--drafter-dtype", "bfloat16"], "--drafter-dtype applies to hf: drafters only"),
+        (["decode", "--prompt", "hi", "--method", "sd", "--drafter", "exit8", "--threads", "-1"],
+         "--threads must be >= 0, got -1"),
+        (["repro", "invariance", "--threads", "-1"], "--threads must be >= 0, got -1"),
+        (["distill", "--steps", "0"], "steps must be >= 1, got 0"),
+        (["distill", "--batch", "0"], "batch must be >= 1, got 0"),
+        (["distill", "--seq-len", "0"], "seq_len must be >= 2, got 0"),
+        (["distill", "--lr", "0"], "lr"),
+        (["distill", "--depths", "x"], "--depths must be comma-separated ints, got 'x'"),
+        (["distill", "--depths", "8,8"], "depths repeat"),
+        (["distill", "--threads", "-2"], "--threads must be >= 0, got -2"),
+    ],
+)  # fmt: skip
+def test_lm_commands_refuse_before_loading(argv, message, tmp_path, capsys, monkeypatch):
+    _no_model(monkeypatch)
+    extra = ["--out", str(tmp_path / "out")] if argv[0] in ("repro", "distill") else []
+    refused(capsys, [*argv, *extra], message)
+    assert not (tmp_path / "out").exists()
+
+
+def test_distill_depth_beyond_the_target_is_refused_before_training(tmp_path, capsys,
+                                                                     monkeypatch):  # fmt: skip
+    """--depths 99 failed with a traceback after 20 s of data preparation; now it is refused
+    as soon as the target's layer count is known (its config, right after the load)."""
+    from types import SimpleNamespace
+
+    import paper_repro.distill
+    import paper_repro.model
+
+    config = SimpleNamespace(num_hidden_layers=30)
+    fake = SimpleNamespace(model=SimpleNamespace(config=config), seconds=0.0)
+    monkeypatch.setattr(paper_repro.model, "load_model", lambda *a, **k: fake)
+
+    def train(*args, **kwargs):
+        raise AssertionError("training started")
+
+    monkeypatch.setattr(paper_repro.distill, "train_adapters", train)
+    refused(capsys, ["distill", "--depths", "8,99", "--out", str(tmp_path / "a")],
+            "depths [99] out of range: the target has 30 layers")  # fmt: skip
+
+
+def test_objective_undefined_everywhere_is_an_error(tmp_path, capsys):
+    """``gumbel / (optimal - optimal)`` divides by zero at every pair: a one-line error, not
+    a ZeroDivisionError traceback after the search."""
+    refused(capsys, ["search", "--n", "2", "--maxiter", "1", "--objective",
+                     "gumbel / (optimal - optimal)", "--out", str(tmp_path / "s"), "--json"],
+            "divides by zero at every one of the")  # fmt: skip

@@ -195,6 +195,7 @@ def test_device_check_is_one_line_and_early():
     from paper_repro.model import check_device
 
     assert str(check_device("cpu")) == "cpu"
+    assert check_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
     with pytest.raises(ValueError, match="unknown torch device 'gpu0'"):
         check_device("gpu0")
     if not torch.cuda.is_available():
