@@ -11,7 +11,8 @@ Markdown, figures) are rebuilt from the units.
    at every ``list_every``-th position, the list coupling's exact matching probability and
    the list matching lemma for K = ``list_drafts`` drafts.
 2. ``sd``: block efficiency of SD, DISD-Gumbel and DISD-WMH for every gamma, from many
-   autoregressive paths (:mod:`paper_repro.speculative`), checked against real decoder runs.
+   autoregressive paths (:mod:`paper_repro.speculative`), checked against real decoder runs;
+   and multi-draft DISD (strong and conditional invariance) for K = ``md_drafts``.
 3. ``invariance``: one seed, several drafters and none: DISD's text is the same, SD's is not;
    and the count of positions where a multi-token verify pass and one-token steps disagree.
 """
@@ -21,7 +22,7 @@ from dataclasses import asdict, dataclass
 
 from outputs import slug
 from paper_repro.coupling_stats import list_row, position_row
-from paper_repro.decoders import reference_rule, run_method
+from paper_repro.decoders import check_drafts, reference_rule, run_method
 from paper_repro.drafters import (
     DEFAULT_DRAFTERS,
     check_drafter_name,
@@ -84,13 +85,17 @@ class ReproConfig:
     check_seeds: int = 1  # real DISD runs per coupling and drafter on the first prompt
     check_gamma: int = 4  # gamma of the real runs that check the replay
     flip_sequences: int = 3  # sequences scored for floating-point flips
+    md_drafts: tuple = (2, 4, 8)  # K of multi-draft DISD in experiment 2
+    md_gamma: int = 4  # its draft length (the paper's L)
+    md_seeds: int = 8  # its runs per prompt (public seeds 0, 1, ...), replayed exactly
+    md_tokens: int = 32  # their length
     list_drafts: tuple = (1, 2, 4, 8)  # K of the list coupling in experiment 1
     list_every: int = 8  # ... at positions 0, list_every, ... (0.5-1.5 s per position)
     prompts: tuple = PROMPTS
 
     def __post_init__(self):
         for name in ("tokens", "mc_trials", "be_seeds", "be_tokens", "sd_seeds", "check_seeds",
-                     "check_gamma", "list_every"):  # fmt: skip
+                     "check_gamma", "list_every", "md_gamma", "md_seeds", "md_tokens"):  # fmt: skip
             _positive_int(name, getattr(self, name))
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
             raise ValueError(f"seed must be an int >= 0, got {self.seed!r}")
@@ -106,6 +111,10 @@ class ReproConfig:
             _positive_int("every gamma", g)
         for k in self.list_drafts:
             _positive_int("every list_drafts K", k)
+        if not self.md_drafts:
+            raise ValueError("md_drafts is empty: the experiments would compute nothing")
+        for k in self.md_drafts:
+            check_drafts(k)
         for t in self.templates:
             if t not in TEMPLATES:
                 raise ValueError(f"unknown template {t!r}; choose from {', '.join(TEMPLATES)}")
@@ -130,6 +139,10 @@ class ReproConfig:
                 "sd_seeds",
                 "check_seeds",
                 "check_gamma",
+                "md_drafts",
+                "md_gamma",
+                "md_seeds",
+                "md_tokens",
             ),
             "invariance": ("seed", "tokens", "be_drafters", "flip_sequences", "templates"),
         }[experiment]

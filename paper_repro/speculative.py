@@ -11,6 +11,12 @@ exact Pr[a = b] at every ``JP_EVERY``-th position (it costs a sort of the vocabu
 runs for every gamma follow from the flags (:func:`~paper_repro.block_efficiency.replay`);
 all three methods' expected block efficiency on every path from the rates.
 
+Multi-draft DISD (both variants, ``md_drafts`` chains of ``md_gamma`` tokens) is replayed
+exactly along its emitted paths (:mod:`~paper_repro.multidraft_paths`), ``md_seeds`` seeds of
+``md_tokens`` tokens per prompt: one unit per prompt for the strong variant (the K-slot race's
+path, every drafter teacher-forced along it) and one per (prompt, drafter) for the conditional
+variant (target and drafter stepped in lockstep).
+
 Real decoder runs check both: DISD-Gumbel and DISD-WMH on the first prompt's first seeds must
 reproduce the replayed flags and block efficiency exactly, and standard SD on every prompt
 gives an independent estimate to compare with the in-law one. A drafter's cost relative to the
@@ -28,12 +34,14 @@ from paper_repro.decoders import DisdRule, run_method
 from paper_repro.drafters import lazy_drafters
 from paper_repro.lm import CachedLM
 from paper_repro.model import encode_prompt
+from paper_repro.multidraft_paths import replay_conditional, replay_strong
 from paper_repro.paths import drafter_path_logits, sample_paths
 from paper_repro.sampling import SamplingConfig
 from paper_repro.units import UnitStore
 from simulate import exact
 
-__all__ = ["JP_EVERY", "SEEDS_PER_UNIT", "real_runs", "run_sd", "score_paths", "sd_unit_count"]
+__all__ = ["JP_EVERY", "SEEDS_PER_UNIT", "multidraft_units", "real_runs", "run_sd", "score_paths",
+           "sd_unit_count"]  # fmt: skip
 
 JP_EVERY = 4  # exact Gumbel Pr[a = b] at positions t with t % JP_EVERY == 0
 SEEDS_PER_UNIT = 8  # seeds per batch of paths (two rows each: Gumbel and WMH)
@@ -60,8 +68,47 @@ def real_runs(cfg):
 
 
 def sd_unit_count(cfg):
-    """Units of experiment 2: path batches, the cost measurement, the real runs."""
-    return len(cfg.prompts) * len(_batches(cfg)) + 1 + len(real_runs(cfg))
+    """Units of experiment 2: path batches, the cost measurement, the real runs and the
+    multi-draft replays."""
+    return (len(cfg.prompts) * len(_batches(cfg)) + 1 + len(real_runs(cfg))
+            + len(cfg.prompts) * (1 + len(cfg.be_drafters)))  # fmt: skip
+
+
+def _md_records(replays, prompt, variant, name):
+    return [{"prompt": prompt, "variant": variant, "drafter": name, "seed": r.seed,
+             "drafts": r.drafts, "tokens": len(r.tokens), "target_calls": r.target_calls,
+             "accepted": r.accepted, "block_efficiency": r.block_efficiency}
+            for r in replays]  # fmt: skip
+
+
+def multidraft_units(loaded, cfg, store, get_drafters, sampling, progress=None):
+    """The multi-draft replays of every prompt: a flat list of run records (prompt, variant,
+    drafter, seed, drafts, tokens, target_calls, accepted, block_efficiency)."""
+    rows = [(s, k) for s in range(cfg.md_seeds) for k in cfg.md_drafts]
+    common = {"gamma": cfg.md_gamma, "tokens": cfg.md_tokens, "sampling": sampling}
+    out = []
+    for prompt in cfg.prompts:
+        ids = encode_prompt(loaded.tokenizer, prompt, chat=False)
+
+        def strong(ids=ids, prompt=prompt):
+            runs = replay_strong(loaded.model, get_drafters(), ids, rows, **common)
+            return [r for name, reps in runs.items()
+                    for r in _md_records(reps, prompt, "strong", name)]  # fmt: skip
+
+        out += store.get(f"md-strong-{slug(prompt)}", strong)
+        if progress:
+            progress(1)
+        for dname in cfg.be_drafters:
+
+            def conditional(ids=ids, prompt=prompt, dname=dname):
+                reps = replay_conditional(loaded.model, get_drafters()[dname], ids, rows,
+                                          **common)  # fmt: skip
+                return _md_records(reps, prompt, "conditional", dname)
+
+            out += store.get(f"md-cond-{slug(prompt)}-{safe_name(dname)}", conditional)
+            if progress:
+                progress(1)
+    return out
 
 
 def _row_stats(rule, p, q, path):
@@ -118,7 +165,8 @@ def _costs(loaded, drafters, ids):
 
 
 def run_sd(loaded, cfg, out, progress=None):
-    """Experiment 2; returns {"paths": [...], "costs": {...}, "runs": [...]}."""
+    """Experiment 2; returns {"paths": [...], "costs": {...}, "runs": [...],
+    "multidraft": [...]}."""
     store = UnitStore(out, cfg.settings("sd"))
     get_drafters = lazy_drafters(cfg.be_drafters, loaded)
 
@@ -160,4 +208,5 @@ def run_sd(loaded, cfg, out, progress=None):
         runs.append(store.get(name, compute_run))
         if progress:
             progress(1)
-    return {"paths": paths, "costs": costs, "runs": runs}
+    md = multidraft_units(loaded, cfg, store, get_drafters, sampling, progress)
+    return {"paths": paths, "costs": costs, "runs": runs, "multidraft": md}
