@@ -1,17 +1,21 @@
 """Figures of the language-model experiments, in the paper's grammar: Pr[a = b] against D_TV
 per prompt, the pooled Gumbel - WMH gap against D, the list coupling's matching probability
-against D for K drafts, and block efficiency against gamma."""
+against D for K drafts, block efficiency against gamma, and multi-draft block efficiency
+against K."""
 
 import numpy as np
 
 from figures.bounds import PROTOCOL_STYLE, add_reference_curves, subplots
 
 __all__ = ["block_efficiency_figure", "gap_figure", "list_matching_figure",
-           "prompt_coupling_figure"]  # fmt: skip
+           "multidraft_figure", "prompt_coupling_figure"]  # fmt: skip
 
 NEGATIVE_GAP = -1e-12  # an exact gap below this is a violation of the Pareto claim
 METHOD_STYLE = {"sd": ("tab:green", "^", "SD"), "disd-gumbel": ("tab:blue", "o", "DISD-Gumbel"),
                 "disd-wmh": ("tab:orange", "s", "DISD-WMH")}  # fmt: skip
+#: Multi-draft variants: (colour, marker, label).
+VARIANT_STYLE = {"strong": ("tab:red", "D", "multi-draft, strong"),
+                 "conditional": ("tab:purple", "v", "multi-draft, conditional")}  # fmt: skip
 
 
 def prompt_coupling_figure(rows, title):
@@ -145,6 +149,41 @@ def block_efficiency_figure(summary):
         acc = sel[0]
         ax.set_title(f"{name}: 1-D {acc['acc_sd']:.2f}, J_P {acc['acc_disd-gumbel']:.2f}, "
                      f"WMH {acc['acc_disd-wmh']:.2f}", fontsize=8)  # fmt: skip
+        ax.grid(alpha=0.3)
+    axes[0][0].set_ylabel("tokens per target call")
+    axes[0][0].legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def _bars(ax, x, rows, key, color, marker, label):
+    m = np.array([r[f"be_{key}"] for r in rows])
+    err = np.array([m - [r[f"be_{key}_low"] for r in rows],
+                    [r[f"be_{key}_high"] for r in rows] - m])  # fmt: skip
+    ax.errorbar(x, m, yerr=err, color=color, marker=marker, capsize=3, label=label)
+
+
+def multidraft_figure(summary):
+    """Block efficiency against the number of drafts K, one panel per drafter: SD and
+    DISD-Gumbel at K = 1, multi-draft DISD with strong and with conditional invariance at
+    each K (95% bars).
+
+    ``summary``: rows of :func:`paper_repro.summary.summarise_multidraft`.
+    """
+    drafters = list(dict.fromkeys(r["drafter"] for r in summary))
+    fig, axes = subplots(1, len(drafters), figsize=(4.2 * len(drafters), 3.8), squeeze=False,
+                         sharey=True)  # fmt: skip
+    for ax, name in zip(axes[0], drafters):
+        sel = sorted((r for r in summary if r["drafter"] == name), key=lambda r: r["drafts"])
+        for method in ("sd", "disd-gumbel"):
+            color, marker, label = METHOD_STYLE[method]
+            _bars(ax, [1.0], sel[:1], method, color, marker, label)
+        k = np.array([r["drafts"] for r in sel], dtype=float)
+        for j, (variant, (color, marker, label)) in enumerate(VARIANT_STYLE.items()):
+            _bars(ax, k * 2 ** (0.04 * (2 * j - 1)), sel, variant, color, marker, label)
+        ax.set_xscale("log", base=2)
+        ax.set_xlabel("drafts K")
+        ax.set_title(f"{name}: gamma {sel[0]['gamma']}, {sel[0]['tokens']} tokens", fontsize=8)
         ax.grid(alpha=0.3)
     axes[0][0].set_ylabel("tokens per target call")
     axes[0][0].legend(fontsize=8)

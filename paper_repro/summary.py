@@ -22,6 +22,7 @@ __all__ = [
     "stratified_interval",
     "summarise_be",
     "summarise_coupling",
+    "summarise_multidraft",
 ]
 
 #: D_TV bands of the coupling experiment's positions: [low, high).
@@ -287,3 +288,48 @@ def real_run_checks(result):
             }
         )
     return checks, sd_checks
+
+
+def _baseline(by_prompt, name, seeds, tokens, gamma):
+    """SD (in law) and DISD-Gumbel (replayed) on experiment 2's Gumbel paths of ``seeds``,
+    cut to their first ``tokens`` tokens: the K = 1 runs beside the multi-draft ones."""
+    out = {}
+    for method, read in (
+        ("sd", lambda r: expected_block_efficiency(r["a_sd"][:tokens], gamma)),
+        ("disd-gumbel", lambda r: replay([f == "1" for f in r["flag"][:tokens]],
+                                         gamma).block_efficiency),
+    ):  # fmt: skip
+        groups = [[read(rows["gumbel"]["drafters"][name]) for s, rows in runs if s in seeds]
+                  for runs in by_prompt.values()]  # fmt: skip
+        out |= dict(zip((f"be_{method}", f"be_{method}_low", f"be_{method}_high"),
+                        stratified_interval([g for g in groups if g])))  # fmt: skip
+    return out
+
+
+def summarise_multidraft(result, gamma):
+    """Per (drafter, K): block efficiency of multi-draft DISD with strong and with conditional
+    invariance, and the paired difference conditional - strong (the cost of strong
+    invariance), each the mean over prompts of the per-prompt means over seeds with a 95%
+    interval (:func:`stratified_interval`); beside them SD and DISD-Gumbel (K = 1) on the same
+    seeds and token count (``baseline_tokens``, which is shorter when the paths are)."""
+    records = result["multidraft"]
+    be = {(r["variant"], r["drafter"], r["drafts"], r["prompt"], r["seed"]): r["block_efficiency"]
+          for r in records}  # fmt: skip
+    by_prompt = _by_prompt(result["paths"])
+    seeds = sorted({r["seed"] for r in records})
+    tokens = records[0]["tokens"]
+    n = min(tokens, len(result["paths"][0]["rows"][0]["tokens"]))
+    out = []
+    for name in dict.fromkeys(r["drafter"] for r in records):
+        base = _baseline(by_prompt, name, set(seeds), n, gamma)
+        for k in sorted({r["drafts"] for r in records}):
+            row = {"drafter": name, "drafts": k, "gamma": gamma, "tokens": tokens,
+                   "runs": len(by_prompt) * len(seeds)}  # fmt: skip
+            strong = [[be[("strong", name, k, p, s)] for s in seeds] for p in by_prompt]
+            cond = [[be[("conditional", name, k, p, s)] for s in seeds] for p in by_prompt]
+            cost = [np.subtract(c, s) for c, s in zip(cond, strong)]
+            for label, groups in (("strong", strong), ("conditional", cond), ("cost", cost)):
+                row |= dict(zip((f"be_{label}", f"be_{label}_low", f"be_{label}_high"),
+                                stratified_interval(groups)))  # fmt: skip
+            out.append(row | base | {"baseline_tokens": n})
+    return out

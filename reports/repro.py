@@ -1,7 +1,7 @@
 """The language-model experiments on disk: the per-position table, per-prompt coupling figures,
 the pooled gap figure and its split over the items, the list coupling's table and figure, the
-block-efficiency table and figure with the real-run checks, the invariance texts and flip
-counts."""
+block-efficiency table and figure with the real-run checks, the multi-draft table and figure,
+the invariance texts and flip counts."""
 
 import contextlib
 from pathlib import Path
@@ -10,6 +10,7 @@ from figures.llm import (
     block_efficiency_figure,
     gap_figure,
     list_matching_figure,
+    multidraft_figure,
     prompt_coupling_figure,
 )
 from figures.pareto import pareto_gap_figure
@@ -26,6 +27,7 @@ from paper_repro.summary import (
     real_run_checks,
     summarise_be,
     summarise_coupling,
+    summarise_multidraft,
 )
 from paper_repro.units import UnitStore
 
@@ -61,7 +63,7 @@ def _write_coupling(records, out):
     return written
 
 
-def _write_sd(result, out, gammas):
+def _write_sd(result, out, gammas, md_gamma):
     out = Path(out) / "sd"
     summary = summarise_be(result, gammas)
     write_table(summary, out / "block_efficiency", "Block efficiency")
@@ -71,6 +73,11 @@ def _write_sd(result, out, gammas):
     write_table(disd, out / "disd_checks", "Real DISD runs against the replayed paths")
     write_table(sd, out / "sd_checks", "Real SD runs against the in-law estimate")
     written += [out / "disd_checks.md", out / "sd_checks.md"]
+    if result.get("multidraft"):
+        md = summarise_multidraft(result, md_gamma)
+        write_table(md, out / "multidraft", "Multi-draft DISD: strong against conditional")
+        written += [out / "multidraft.md", out / "multidraft.csv"]
+        written += save_figure(multidraft_figure(md), out / "multidraft")
     return written
 
 
@@ -91,7 +98,7 @@ def write_reports(out, cfg, coupling=None, sd=None, invariance=None):
     if coupling:
         written += _write_coupling(coupling, out)
     if sd:
-        written += _write_sd(sd, out, cfg.gammas)
+        written += _write_sd(sd, out, cfg.gammas, cfg.md_gamma)
     if invariance:
         written += _write_invariance(invariance, out)
     return written
