@@ -110,9 +110,11 @@ def _check(rows, gamma, tokens):
             raise ValueError(f"{name} must be an int >= 1, got {v!r}")
 
 
-def _lockstep(target_model, drafter, prompt_ids, rows, gamma, tokens, sampling, variant):
-    """Step the target (and the drafter, if any) along each row's emitted path; without a
-    drafter every position races all K slots and only the tokens are kept."""
+def _lockstep(target_model, drafter, prompt_ids, rows, gamma, tokens, sampling, variant,
+              temperatures=()):  # fmt: skip
+    """Step the target (and the drafter, if any) along each row's emitted path. Without a
+    drafter every position races all K slots and only the tokens are kept, with the draft
+    items of the target at each of ``temperatures`` (arrays (rows, tokens, max K))."""
     import torch
     from transformers import DynamicCache
 
@@ -122,6 +124,8 @@ def _lockstep(target_model, drafter, prompt_ids, rows, gamma, tokens, sampling, 
         models.append(drafter.lm.model)
     caches = [DynamicCache(config=m.config) for m in models]
     runs = [Rounds(k, gamma, tokens, variant) for _, k in rows]
+    kmax = max(k for _, k in rows)
+    items = {temp: np.empty((len(rows), tokens, kmax), np.int64) for temp in temperatures}
     ids = torch.tensor([list(prompt_ids)] * len(rows), device=device)
     with torch.inference_mode():
         for t in range(tokens):
@@ -133,6 +137,8 @@ def _lockstep(target_model, drafter, prompt_ids, rows, gamma, tokens, sampling, 
             if drafter is not None:
                 zq = outs[-1] if len(outs) > 1 else outs[0]
                 drafts = _races(_probs(sampling, zq / drafter.temperature), rows, t)[1]
+            for temp, out in items.items():
+                out[:, t] = _races(_probs(sampling, outs[0] / temp), rows, t)[1]
             ys = []
             for r, run in enumerate(runs):
                 mask = np.zeros(clock.shape[1], bool)
@@ -143,7 +149,7 @@ def _lockstep(target_model, drafter, prompt_ids, rows, gamma, tokens, sampling, 
                 else:
                     run.advance(ys[-1], drafts[r])
             ids = torch.tensor([[y] for y in ys], device=device)
-    return runs
+    return runs, items
 
 
 def _result(rows, runs):
@@ -156,43 +162,44 @@ def replay_conditional(target_model, drafter, prompt_ids, rows, *, gamma, tokens
     a list of :class:`MultiDraftReplay`. ``drafter`` is a
     :class:`~paper_repro.drafters.ModelDrafter` (its model and temperature are read)."""
     _check(rows, gamma, tokens)
-    runs = _lockstep(target_model, drafter, prompt_ids, rows, gamma, tokens, sampling,
-                     "conditional")  # fmt: skip
+    runs, _ = _lockstep(target_model, drafter, prompt_ids, rows, gamma, tokens, sampling,
+                        "conditional")  # fmt: skip
     return _result(rows, runs)
 
 
-def strong_paths(target_model, prompt_ids, rows, *, tokens, sampling):
-    """The K-slot race's autoregressive path of each ``(seed, K)`` row (token lists): the
-    strong variant's tokens whatever the drafter."""
+def strong_paths(target_model, prompt_ids, rows, *, tokens, sampling, temperatures=()):
+    """The K-slot race's autoregressive path of each ``(seed, K)`` row (token lists: the
+    strong variant's tokens whatever the drafter), and ``{T: items}``: the slots' drafts of
+    the target at temperature T along them, shape (rows, tokens, max K)."""
     _check(rows, 1, tokens)
-    runs = _lockstep(target_model, None, prompt_ids, rows, 1, tokens, sampling, "strong")
-    return [run.tokens for run in runs]
+    runs, items = _lockstep(target_model, None, prompt_ids, rows, 1, tokens, sampling,
+                            "strong", temperatures)  # fmt: skip
+    return [run.tokens for run in runs], items
 
 
-def replay_strong(target_model, drafters, prompt_ids, rows, *, gamma, tokens, sampling,
-                  paths=None):  # fmt: skip
+def replay_strong(target_model, drafters, prompt_ids, rows, *, gamma, tokens, sampling):
     """The strong variant's runs per drafter: ``{name: [MultiDraftReplay per row]}`` for a
-    dict of drafters. ``paths`` (from :func:`strong_paths`) is sampled when not given."""
+    dict of drafters. The path is sampled once; a drafter that is the target at another
+    temperature is read along it in the same steps, any other teacher-forced."""
     _check(rows, gamma, tokens)
-    if paths is None:
-        paths = strong_paths(target_model, prompt_ids, rows, tokens=tokens, sampling=sampling)
+    same = {d.temperature for d in drafters.values() if d.lm.model is target_model}
+    paths, same_items = strong_paths(target_model, prompt_ids, rows, tokens=tokens,
+                                     sampling=sampling, temperatures=sorted(same))  # fmt: skip
     kmax = max(k for _, k in rows)
     out = {}
-    target_logits = None
     for name, drafter in drafters.items():
         if drafter.lm.model is target_model:
-            if target_logits is None:
-                target_logits = path_logits(target_model, prompt_ids, paths)
-            zq = target_logits / drafter.temperature
+            items = same_items[drafter.temperature]
         else:
             zq = path_logits(drafter.lm.model, prompt_ids, paths) / drafter.temperature
+            items = [gls_columns(_probs(sampling, z), kmax, seed=seed, key=np.arange(tokens),
+                                 normalize=True).item
+                     for (seed, _), z in zip(rows, zq)]  # fmt: skip
         runs = []
-        for (seed, k), path, z in zip(rows, paths, zq):
-            items = gls_columns(_probs(sampling, z), kmax, seed=seed, key=np.arange(tokens),
-                                normalize=True).item  # fmt: skip
+        for (_, k), path, row_items in zip(rows, paths, items):
             run = Rounds(k, gamma, tokens, "strong")
             for t, y in enumerate(path):
-                run.advance(y, items[t] if run.drafting() else None)
+                run.advance(y, row_items[t] if run.drafting() else None)
             runs.append(run)
         out[name] = _result(rows, runs)
     return out

@@ -19,6 +19,7 @@ from reports.report_lm import (
     lm_gap_split,
     lm_invariance,
     lm_list_matching,
+    lm_multidraft,
 )
 from reports.report_proofs import (
     communication,
@@ -69,7 +70,7 @@ def bounds(data):
 
 #: The report, in order. Each takes a ReportData and returns Markdown or None.
 SECTIONS = [overview, lm_coupling, lm_gap, lm_gap_split, lm_list_matching, lm_block_efficiency,
-            lm_invariance, bounds, proofs, pareto_certificate, symmetric_certificate,
+            lm_multidraft, lm_invariance, bounds, proofs, pareto_certificate, symmetric_certificate,
             list_matching_certificate, communication]  # fmt: skip
 
 

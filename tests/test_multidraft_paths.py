@@ -50,11 +50,13 @@ def _assert_same(replayed, decoded, label):
 @pytest.mark.parametrize("gamma", [1, 3])
 def test_replay_equals_decoder_for_both_variants(target_model, drafters, gamma):
     target = CachedLM(target_model)
-    paths = strong_paths(target_model, PROMPT, ROWS, tokens=TOKENS, sampling=S)
     strong = replay_strong(target_model, drafters, PROMPT, ROWS, gamma=gamma, tokens=TOKENS,
-                           sampling=S, paths=paths)  # fmt: skip
+                           sampling=S)  # fmt: skip
     for name, drafter in drafters.items():
-        _assert_same(strong[name], _decoded(target, drafter, "strong", gamma), (name, "strong"))
+        decoded = _decoded(target, drafter, "strong", gamma)
+        _assert_same(strong[name], decoded, (name, "strong"))
+        paths, _ = strong_paths(target_model, PROMPT, ROWS, tokens=TOKENS, sampling=S)
+        assert paths == [d.tokens for d in decoded]
         cond = replay_conditional(target_model, drafter, PROMPT, ROWS, gamma=gamma,
                                   tokens=TOKENS, sampling=S)  # fmt: skip
         _assert_same(cond, _decoded(target, drafter, "conditional", gamma), (name, "cond"))

@@ -165,7 +165,8 @@ def test_resume_with_other_settings_is_refused_naming_them(models, capsys, tmp_p
 def _cfg(target, drafter):
     return ReproConfig(target=target, tokens=4, mc_trials=500, drafters=(f"hf:{drafter}",
                        "temp1.25"), templates=("raw",), be_drafters=(f"hf:{drafter}",),
-                       be_seeds=3, be_tokens=10, sd_seeds=2, flip_sequences=1)  # fmt: skip
+                       be_seeds=3, be_tokens=10, sd_seeds=2, flip_sequences=1, md_drafts=(1, 3),
+                       md_seeds=2, md_tokens=8)  # fmt: skip
 
 
 def _untimed(text):
@@ -209,7 +210,8 @@ def test_reproduce_resumes_after_an_interruption(models, tmp_path):
     assert len(stored) == 5
     reproduce(lambda: load_model(target), cfg, out, parts=parts)
     assert all(p.stat().st_mtime_ns == t for p, t in stored.items())
-    for name in ("coupling/positions.csv", "sd/block_efficiency.csv", "invariance/texts.md"):
+    for name in ("coupling/positions.csv", "sd/block_efficiency.csv", "sd/multidraft.csv",
+                 "invariance/texts.md"):  # fmt: skip
         a = (tmp_path / "whole" / "repro" / name).read_text()
         b = (out / "repro" / name).read_text()
         if name.startswith("sd/"):  # the cost ratio and speed-ups are timings: skip them
@@ -218,8 +220,13 @@ def test_reproduce_resumes_after_an_interruption(models, tmp_path):
     report = (out / "REPORT.md").read_text()
     for section in ("Pr[a = b] against D_TV", "Gumbel - WMH gap", "the gap item by item",
                     "the list coupling with K drafts", "block efficiency",
-                    "drafter invariance"):  # fmt: skip
+                    "drafter invariance", "multi-draft DISD"):  # fmt: skip
         assert section in report
+    one = [r for r in csv.DictReader((out / "repro" / "sd" / "multidraft.csv").open())
+           if r["drafts"] == "1"]  # fmt: skip
+    assert one  # K = 1: both variants are DISD-Gumbel, whose runs the paths replay
+    for r in one:
+        assert float(r["be_strong"]) == float(r["be_conditional"]) == float(r["be_disd-gumbel"])
     images = [line[line.rindex("](") + 2 : -1] for line in report.splitlines()
               if line.startswith("![")]  # fmt: skip
     assert images and all((out / i).exists() for i in images)
