@@ -95,7 +95,14 @@ def test_out_that_cannot_be_written_is_refused(command, capsys, no_model_load, t
 def test_decode_and_the_experiments_share_one_dispatch(models, capsys):
     """`coupling decode` goes through run_method, and run_method reaches each method's own
     decoder: the same tokens three ways."""
-    from paper_repro.decoders import METHODS, autoregressive, disd, run_method, standard_sd
+    from paper_repro.decoders import (
+        METHODS,
+        autoregressive,
+        disd,
+        multidraft,
+        run_method,
+        standard_sd,
+    )
     from paper_repro.drafters import make_drafter
     from paper_repro.lm import CachedLM
     from paper_repro.model import encode_prompt, load_model
@@ -111,13 +118,18 @@ def test_decode_and_the_experiments_share_one_dispatch(models, capsys):
            "disd-gumbel": lambda: disd(CachedLM(loaded.model), d, prompt, gamma=3, **common),
            "disd-wmh": lambda: disd(CachedLM(loaded.model), d, prompt, gamma=3,
                                     coupling="wmh", **common)}  # fmt: skip
+    for v in ("strong", "conditional"):
+        own[f"mdisd-{v}"] = lambda v=v: multidraft(CachedLM(loaded.model), d, prompt, gamma=3,
+                                                   drafts=2, variant=v, **common)  # fmt: skip
     for method in METHODS:
+        drafts = 2 if method.startswith("mdisd") else None
         argv = ["decode", "--prompt", "a b c", "--method", method, "--drafter", f"hf:{drafter}",
                 "--target", target, "--gamma", "3", "--seed", "5", "--max-new-tokens", "6",
-                "--json"]  # fmt: skip
+                "--json", *(["--drafts", "2"] if drafts else [])]  # fmt: skip
         assert main(argv) == 0
         cli = json.loads(capsys.readouterr().out)["token_ids"]
-        via = run_method(method, CachedLM(loaded.model), d, prompt, gamma=3, **common).tokens
+        via = run_method(method, CachedLM(loaded.model), d, prompt, gamma=3, drafts=drafts,
+                         **common).tokens  # fmt: skip
         assert (cli, via) == (own[method]().tokens,) * 2, method
     with pytest.raises(ValueError, match="needs a drafter"):
         run_method("sd", CachedLM(loaded.model), None, prompt, gamma=3, **common)
