@@ -222,9 +222,9 @@ def load_model(name_or_path=DEFAULT_TARGET, *, dtype="float32", device="cpu", no
 
     import torch
 
-    check_source(name_or_path)
     check_dtype(dtype)
     check_device(device)
+    check_source(name_or_path)
     dtypes = {name: getattr(torch, name) for name in DTYPES}
     from transformers import AutoModelForCausalLM, AutoTokenizer
 

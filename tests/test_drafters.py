@@ -88,7 +88,9 @@ def test_int8_and_temperature_and_dtype_drafters():
 
 def test_drafter_names_are_checked_before_any_model_work():
     assert set(DEFAULT_DRAFTERS) <= set(DRAFTERS)
-    assert check_drafter_name("hf:/some/path") == "hf:/some/path"
+    assert check_drafter_name("hf:org/model") == "hf:org/model"  # a hub id: the loader's
+    with pytest.raises(ValueError, match="model path '/no/such/path' does not exist"):
+        check_drafter_name("hf:/no/such/path")
     with pytest.raises(ValueError, match="unknown drafter 'nope'"):
         check_drafter_name("nope")
     with pytest.raises(ValueError, match="names no model"):

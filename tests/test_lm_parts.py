@@ -129,11 +129,11 @@ def test_units_refuse_other_settings_and_name_them(tmp_path):
 
 def test_monte_carlo_z_uses_the_exact_standard_error():
     """No collision in 20,000 trials at p = 4e-5 is 0.9 standard errors off, not infinity."""
-    from paper_repro.summary import _max_z
+    from paper_repro.summary import max_z
 
     row = {"gumbel_exact": 4e-5, "gumbel_mc": 0.0, "gumbel_se": 0.0,
            "wmh_exact": 0.5, "wmh_mc": 0.5, "wmh_se": 0.0035}  # fmt: skip
-    assert _max_z([row], 20_000) == pytest.approx(4e-5 / np.sqrt(4e-5 * (1 - 4e-5) / 20_000))
+    assert max_z([row], 20_000) == pytest.approx(4e-5 / np.sqrt(4e-5 * (1 - 4e-5) / 20_000))
 
 
 @pytest.mark.parametrize(
