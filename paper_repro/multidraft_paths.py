@@ -62,11 +62,13 @@ class Rounds:
         return min(self.gamma, self.n - self.t0 - 1)
 
     def racers(self):
+        """The slots the target's race runs over at the current position."""
         if self.variant == "strong" or self.t == self.t0:
             return np.ones(self.k, bool)
         return self.alive
 
     def drafting(self):
+        """Whether the current position is still inside the round's drafts."""
         return self.t - self.t0 < self._g()
 
     def advance(self, y, drafts=None):

@@ -36,6 +36,7 @@ __all__ = [
 
 
 def lm_coupling(data):
+    """Experiment 1: Pr[a = b] against D_TV per prompt, the D_TV bands and the Monte Carlo check."""
     records = data.lm.get("coupling")
     if not records:
         return None
@@ -90,6 +91,7 @@ def lm_coupling(data):
 
 
 def lm_gap(data):
+    """The pooled Gumbel - WMH gap against D_TV, negative gaps flagged."""
     records = data.lm.get("coupling")
     if not records:
         return None
@@ -122,6 +124,7 @@ def lm_gap(data):
 
 
 def lm_gap_split(data):
+    """How each position's gap splits over its top 1, 3, 10 items."""
     records = data.lm.get("coupling")
     if not records:
         return None
@@ -147,6 +150,7 @@ def lm_gap_split(data):
 
 
 def lm_list_matching(data):
+    """The list coupling along the positions: exact matching against K and the lemma."""
     records = data.lm.get("coupling")
     table = list_matching_table(records) if records else []
     if not table:
@@ -209,6 +213,7 @@ def _be_tables(summary):
 
 
 def lm_block_efficiency(data):
+    """Experiment 2: block efficiency of SD, DISD-Gumbel and DISD-WMH per gamma, with speed-ups."""
     result = data.lm.get("sd")
     if not result:
         return None
@@ -248,6 +253,7 @@ def lm_block_efficiency(data):
 
 
 def lm_multidraft(data):
+    """Multi-draft DISD: strong against conditional invariance per drafter and K."""
     result = data.lm.get("sd")
     if not result or not result.get("multidraft"):
         return None
@@ -287,6 +293,7 @@ def lm_multidraft(data):
 
 
 def lm_invariance(data):
+    """Experiment 3: DISD's text under several drafters, SD's, and the verify-pass flips."""
     result = data.lm.get("invariance")
     if not result:
         return None

@@ -44,12 +44,16 @@ class DisdRule:
         return self._sample(host(p), seed=self.seed, key=key, normalize=True)
 
     def sample(self, p, t):
+        """The target's coupled sample from ``p`` at absolute position t (an int)."""
         return int(self._draw(p, t))
 
     def draft(self, q, t):
+        """The drafter's sample from ``q`` at t: the same public randomness as :meth:`sample`."""
         return self.sample(q, t)
 
     def verify_block(self, P, Q, drafts, t0):
+        """One target pass: draws from the g + 1 rows of ``P`` at once; returns (accepted
+        drafts, next token), the target's own sample at the first mismatch or the bonus."""
         g = len(drafts)
         if resolve_backend(self.backend, P) == "numba":
             P = host(P)

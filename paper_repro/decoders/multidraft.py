@@ -84,6 +84,7 @@ class MultiDraftRule:
         return gls_columns(host(p), self.drafts, seed=self.seed, key=key, normalize=True)
 
     def sample(self, p, t):
+        """The K-slot race on ``p`` at t (an int): the strong variant's reference token."""
         return int(gls_pick(self._columns(p, t), np.ones(self.drafts, bool)))
 
     def draft_slots(self, q, t):
@@ -92,9 +93,11 @@ class MultiDraftRule:
         return [int(x) for x in (items.tolist() if hasattr(items, "tolist") else items)]
 
     def draft(self, q, t):
+        """Slot 0's draft from ``q`` at t (DISD-Gumbel's draft)."""
         return self.draft_slots(q, t)[0]
 
     def verify_block(self, P, Q, drafts, t0):
+        """One round with a single chain in slot 0: (accepted drafts, next token)."""
         return self.verify_chains(P[None], [list(drafts)], t0)[:2]
 
     def _racers(self, alive, j):

@@ -52,12 +52,16 @@ class StandardRule:
         return inverse_cdf_sample(host(p), self._u(t, domain))
 
     def sample(self, p, t):
+        """A sample from ``p`` at t by the inverse CDF of the ``sd-target`` uniform."""
         return self._draw(p, t, "sd-target")
 
     def draft(self, q, t):
+        """The drafter's sample from ``q`` at t (its own ``sd-draft`` uniform)."""
         return self._draw(q, t, "sd-draft")
 
     def verify_block(self, P, Q, drafts, t0):
+        """One target pass: the ratio tests min(1, p/q) on the ``sd-accept`` uniforms, then
+        a residual or bonus draw; returns (accepted drafts, next token)."""
         g = len(drafts)
         if resolve_backend(self.backend, P) == "numba":
             P, Q = host(P), host(Q)
