@@ -35,16 +35,15 @@ from pathlib import Path
 import numpy as np
 import torch
 import transformers
-
-from paper_repro.bench import device_block_benchmarks
-from paper_repro.decoders import autoregressive, disd, standard_sd
-from paper_repro.distill import DistillConfig, train_adapters
-from paper_repro.drafters import ModelDrafter, make_drafter
-from paper_repro.exits import build_early_exit, new_adapter
-from paper_repro.lm import CachedLM
-from paper_repro.model import check_device, load_model, quiet_transformers
-from paper_repro.sampling import SamplingConfig
-from simulate import gumbel_sample, uniform, wmh_sample
+from coupling.paper_repro.bench import device_block_benchmarks
+from coupling.paper_repro.decoders import autoregressive, disd, standard_sd
+from coupling.paper_repro.distill import DistillConfig, train_adapters
+from coupling.paper_repro.drafters import ModelDrafter, make_drafter
+from coupling.paper_repro.exits import build_early_exit, new_adapter
+from coupling.paper_repro.lm import CachedLM
+from coupling.paper_repro.model import check_device, load_model, quiet_transformers
+from coupling.paper_repro.sampling import SamplingConfig
+from coupling.simulate import gumbel_sample, uniform, wmh_sample
 
 VOCAB = 512
 NEAR_TIE = 2.0**-48  # relative gap of the two leading race keys below which a flip is a near-tie

@@ -6,9 +6,8 @@ python benchmarks/sweep_dask.py results/bench-dask
 import sys
 import time
 
+from coupling.simulate.sweep import expand_cells, load_spec, run_sweep
 from dask.distributed import Client, LocalCluster
-
-from simulate.sweep import expand_cells, load_spec, run_sweep
 
 if __name__ == "__main__":
     spec = load_spec("benchmarks/sweep_10k.toml")

@@ -52,7 +52,7 @@ def thread_count(value):
     """``--threads``: 0 (numba's default) up to the threads numba was started with."""
     import numba
 
-    from simulate.validation import as_count
+    from coupling.simulate.validation import as_count
 
     with user_input():
         return as_count(value, "--threads", minimum=0, maximum=numba.config.NUMBA_NUM_THREADS)

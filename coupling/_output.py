@@ -6,7 +6,7 @@ import sys
 
 from tqdm import tqdm
 
-from outputs import json_text
+from coupling.outputs import json_text
 
 __all__ = ["CommandError", "print_json", "progress_bar", "user_input"]
 

@@ -17,7 +17,7 @@ from coupling._args import SEED_MAX, family_params, name_list, out_dir, split, t
 from coupling._output import CommandError, print_json, progress_bar, user_input
 from coupling.cli_lm import add_parsers
 from coupling.cli_sweep import cmd_sweep
-from outputs import format_table
+from coupling.outputs import format_table
 
 # Work (trials, or trials x items for the faithful engine) that takes a few seconds here.
 _PROGRESS_WORK = {"fast": 20_000_000, "faithful": 2_000_000_000}
@@ -26,11 +26,11 @@ _PROGRESS_WORK = {"fast": 20_000_000, "faithful": 2_000_000_000}
 def _cmd_simulate(args):
     import numba
 
-    from simulate import estimate, exact
-    from simulate.families import check_params, from_npz, make_pair
-    from simulate.montecarlo import ENGINES, KEY_SPACE, run_memory, z_score
-    from simulate.multidraft import MAX_DRAFTS
-    from simulate.validation import as_choice, as_count, check_memory
+    from coupling.simulate import estimate, exact
+    from coupling.simulate.families import check_params, from_npz, make_pair
+    from coupling.simulate.montecarlo import ENGINES, KEY_SPACE, run_memory, z_score
+    from coupling.simulate.multidraft import MAX_DRAFTS
+    from coupling.simulate.validation import as_choice, as_count, check_memory
 
     protocols = name_list(args.protocols, "--protocols", exact.PROTOCOLS + exact.LIST_PROTOCOLS)
     lists = [proto for proto in protocols if proto in exact.LIST_PROTOCOLS]
@@ -133,8 +133,8 @@ def _cmd_simulate(args):
 def _cmd_bench(args):
     import numba
 
-    from simulate.bench import run_benchmarks
-    from simulate.validation import as_count
+    from coupling.simulate.bench import run_benchmarks
+    from coupling.simulate.validation import as_count
 
     with user_input():
         for flag, value in (("--n", args.n), ("--faithful-trials", args.faithful_trials),
@@ -143,7 +143,7 @@ def _cmd_bench(args):
     if args.lm:
         import torch
 
-        from paper_repro.bench import lm_benchmarks
+        from coupling.paper_repro.bench import lm_benchmarks
 
         target = args.target
         if not target.strip() or ((os.sep in target or target.startswith(".")) and
@@ -193,16 +193,16 @@ def _npz_bytes(p, q):
 
 
 def _cmd_search(args):
-    from figures.bounds import achievable_region_figure
-    from outputs import atomic_write_bytes, atomic_write_text, safe_name, save_figure
-    from simulate.search import (
+    from coupling.figures.bounds import achievable_region_figure
+    from coupling.outputs import atomic_write_bytes, atomic_write_text, safe_name, save_figure
+    from coupling.simulate.search import (
         UndefinedObjective,
         achievable_region,
         compile_objective,
         search,
         search_memory,
     )
-    from simulate.validation import as_count, as_real, check_memory
+    from coupling.simulate.validation import as_count, as_real, check_memory
 
     with user_input():
         n = as_count(args.n, "--n")
@@ -267,8 +267,8 @@ def _cmd_search(args):
 
 
 def _cmd_prove(args):
-    from proofs import CLAIMS
-    from reports.proofs import prove
+    from coupling.proofs import CLAIMS
+    from coupling.reports.proofs import prove
 
     names = None
     if args.claim is not None:

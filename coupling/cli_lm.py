@@ -6,7 +6,7 @@ import time
 
 from coupling._args import thread_count
 from coupling._output import CommandError, print_json, progress_bar, user_input
-from outputs import format_table
+from coupling.outputs import format_table
 
 __all__ = ["PRESETS", "add_parsers"]
 
@@ -40,7 +40,7 @@ def _threads(n):
 
 
 def _load_target(args):
-    from paper_repro.model import load_model
+    from coupling.paper_repro.model import load_model
 
     # load_model's errors are about the model asked for (a name, a path, a dtype, a download)
     with user_input(ValueError, TypeError, RuntimeError):
@@ -48,7 +48,7 @@ def _load_target(args):
 
 
 def _sampling(args):
-    from paper_repro.sampling import SamplingConfig
+    from coupling.paper_repro.sampling import SamplingConfig
 
     return SamplingConfig(temperature=args.temperature, top_k=args.top_k, top_p=args.top_p,
                           greedy=args.greedy)  # fmt: skip
@@ -56,9 +56,9 @@ def _sampling(args):
 
 def _check_decode_args(args):
     """Everything ``decode`` can refuse before the model is loaded."""
-    from paper_repro.decoders import check_method
-    from paper_repro.drafters import check_drafter_name
-    from paper_repro.model import check_dtype
+    from coupling.paper_repro.decoders import check_method
+    from coupling.paper_repro.drafters import check_drafter_name
+    from coupling.paper_repro.model import check_dtype
 
     if not args.prompt or not args.prompt.strip():
         raise CommandError("--prompt is empty")
@@ -80,10 +80,10 @@ def _check_decode_args(args):
 
 
 def _cmd_decode(args):
-    from paper_repro.decoders import run_method
-    from paper_repro.drafters import make_drafter
-    from paper_repro.lm import CachedLM
-    from paper_repro.model import encode_prompt
+    from coupling.paper_repro.decoders import run_method
+    from coupling.paper_repro.drafters import make_drafter
+    from coupling.paper_repro.lm import CachedLM
+    from coupling.paper_repro.model import encode_prompt
 
     with user_input():  # the checks above and SamplingConfig's
         sampling = _check_decode_args(args)
@@ -113,8 +113,8 @@ def _cmd_decode(args):
 
 
 def _cmd_drafters(args):
-    from paper_repro.drafter_tv import cached_tv, measured_tv
-    from paper_repro.drafters import DEFAULT_DRAFTERS, DRAFTERS, drafter_names
+    from coupling.paper_repro.drafter_tv import cached_tv, measured_tv
+    from coupling.paper_repro.drafters import DEFAULT_DRAFTERS, DRAFTERS, drafter_names
 
     names = drafter_names()
     if args.no_measure:
@@ -138,8 +138,8 @@ def _cmd_drafters(args):
 
 
 def _cmd_distill(args):
-    from paper_repro.distill import DistillConfig, train_adapters
-    from paper_repro.exits import ADAPTER_DIR
+    from coupling.paper_repro.distill import DistillConfig, train_adapters
+    from coupling.paper_repro.exits import ADAPTER_DIR
 
     with user_input():
         try:
@@ -182,9 +182,9 @@ def _split(text):
 def _resolve(args):
     """Fill the preset's settings into ``args`` where no flag was given; check every setting
     that can be checked before any model work; returns the ReproConfig."""
-    from paper_repro.drafters import DEFAULT_DRAFTERS
-    from paper_repro.experiments import BE_DRAFTERS, ReproConfig
-    from paper_repro.model import DEFAULT_TARGET
+    from coupling.paper_repro.drafters import DEFAULT_DRAFTERS
+    from coupling.paper_repro.experiments import BE_DRAFTERS, ReproConfig
+    from coupling.paper_repro.model import DEFAULT_TARGET
 
     thread_count(args.threads)
     preset = PRESETS[args.preset]
@@ -225,9 +225,9 @@ def _bar(name, total):
 
 
 def _cmd_repro(args):
-    from paper_repro.experiments import EXPERIMENTS, unit_count
-    from reports.repro import check_settings, run_repro
-    from reports.reproduce import check_out_dir
+    from coupling.paper_repro.experiments import EXPERIMENTS, unit_count
+    from coupling.reports.repro import check_settings, run_repro
+    from coupling.reports.reproduce import check_out_dir
 
     names = EXPERIMENTS if args.experiment == "all" else (args.experiment,)
     with user_input():
@@ -249,9 +249,9 @@ def _cmd_repro(args):
 
 def _cmd_reproduce(args):
     """The main job: every experiment, figure and table, and REPORT.md."""
-    from paper_repro.experiments import EXPERIMENTS
-    from reports.repro import check_settings
-    from reports.reproduce import check_out_dir, reproduce
+    from coupling.paper_repro.experiments import EXPERIMENTS
+    from coupling.reports.repro import check_settings
+    from coupling.reports.reproduce import check_out_dir, reproduce
 
     with user_input():
         cfg = _resolve(args)

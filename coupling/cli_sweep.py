@@ -12,7 +12,7 @@ __all__ = ["cmd_sweep"]
 
 
 def _sweep_spec(args):
-    from simulate.sweep import SweepSpec, load_spec
+    from coupling.simulate.sweep import SweepSpec, load_spec
 
     if args.spec:
         with user_input():
@@ -90,10 +90,10 @@ def cmd_sweep(args):
     """``coupling sweep``: run (or resume) the spec's cells and write the summaries."""
     import sqlite3
 
-    from reports.sweep import write_sweep_outputs
-    from simulate.montecarlo import run_memory
-    from simulate.sweep import StoreMismatch, count_stored, expand_cells, run_sweep
-    from simulate.validation import as_count, check_memory
+    from coupling.reports.sweep import write_sweep_outputs
+    from coupling.simulate.montecarlo import run_memory
+    from coupling.simulate.sweep import StoreMismatch, count_stored, expand_cells, run_sweep
+    from coupling.simulate.validation import as_count, check_memory
 
     spec = _sweep_spec(args)
     with user_input():

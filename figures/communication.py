@@ -1,6 +1,6 @@
 """The communication trade-off of claim 6: agreement against bits, one panel per pair.
 
-Data in (:func:`proofs.communication.tradeoff_curves`), a matplotlib Figure out. The figure
+Data in (:func:`coupling.proofs.communication.tradeoff_curves`), a matplotlib Figure out. The figure
 is built without pyplot, so no backend is chosen or changed here.
 """
 
@@ -70,7 +70,7 @@ def communication_tradeoff_figure(curves):
     exact marginals); the one-way quantized protocol at several k; the interactive protocol;
     the lines 1 - D and (1 - D)/(1 + D). The x axis is linear below 1 bit, logarithmic above.
 
-    ``curves``: the list of :func:`proofs.communication.tradeoff_curves`.
+    ``curves``: the list of :func:`coupling.proofs.communication.tradeoff_curves`.
     """
     cols = 2 if len(curves) > 1 else 1
     rows = (len(curves) + cols - 1) // cols

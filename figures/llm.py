@@ -4,8 +4,7 @@ against D for K drafts, block efficiency against gamma, and multi-draft block ef
 against K."""
 
 import numpy as np
-
-from figures.bounds import PROTOCOL_STYLE, add_reference_curves, subplots
+from coupling.figures.bounds import PROTOCOL_STYLE, add_reference_curves, subplots
 
 __all__ = ["block_efficiency_figure", "gap_figure", "list_matching_figure",
            "multidraft_figure", "prompt_coupling_figure"]  # fmt: skip
@@ -125,7 +124,7 @@ def list_matching_figure(rows, bins=10):
 def block_efficiency_figure(summary):
     """Block efficiency (tokens per target call) against gamma, one panel per drafter.
 
-    ``summary``: rows of :func:`paper_repro.summary.summarise_be`. Filled markers with 95%
+    ``summary``: rows of :func:`coupling.paper_repro.summary.summarise_be`. Filled markers with 95%
     bars: each method's expected block efficiency in law; hollow markers: the replayed DISD
     runs.
     """
@@ -168,7 +167,7 @@ def multidraft_figure(summary):
     DISD-Gumbel at K = 1, multi-draft DISD with strong and with conditional invariance at
     each K (95% bars).
 
-    ``summary``: rows of :func:`paper_repro.summary.summarise_multidraft`.
+    ``summary``: rows of :func:`coupling.paper_repro.summary.summarise_multidraft`.
     """
     drafters = list(dict.fromkeys(r["drafter"] for r in summary))
     fig, axes = subplots(1, len(drafters), figsize=(4.2 * len(drafters), 3.8), squeeze=False,

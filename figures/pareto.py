@@ -1,5 +1,5 @@
 """Figure of claim 4 item by item: how the gap J_P - WMH splits over the items at each
-language-model position. Data in (per-position gaps from :func:`simulate.exact.gap_split`),
+language-model position. Data in (per-position gaps from :func:`coupling.simulate.exact.gap_split`),
 a matplotlib Figure out."""
 
 import numpy as np

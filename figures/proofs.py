@@ -1,9 +1,9 @@
 """Figures of the certificates: the LP optimum (claim 5; claim 6's trade-off is in
-:mod:`figures.communication`). Data in (the certificates' tables), a matplotlib Figure out."""
+:mod:`coupling.figures.communication`). Data in (the certificates' tables), a matplotlib Figure
+out."""
 
 import matplotlib
-
-from figures.bounds import add_reference_curves, subplots
+from coupling.figures.bounds import add_reference_curves, subplots
 
 __all__ = ["lp_optimum_figure"]
 

@@ -1,18 +1,17 @@
 """Costs on the real model for ``coupling bench --lm``: a target step, verify passes, and the
 samplers' cost per verify block against the pass, all measured in the same run.
 
-Returns :class:`simulate.bench.BenchRow` rows; printing is the CLI's job.
+Returns :class:`coupling.simulate.bench.BenchRow` rows; printing is the CLI's job.
 """
 
 import time
 
 import numpy as np
-
-from paper_repro.lm import CachedLM
-from paper_repro.model import load_model
-from paper_repro.sampling import SamplingConfig
-from simulate import gumbel_sample, sample_pairs, wmh_sample
-from simulate.bench import BenchRow
+from coupling.paper_repro.lm import CachedLM
+from coupling.paper_repro.model import load_model
+from coupling.paper_repro.sampling import SamplingConfig
+from coupling.simulate import gumbel_sample, sample_pairs, wmh_sample
+from coupling.simulate.bench import BenchRow
 
 __all__ = ["GAMMAS", "device_block_benchmarks", "lm_benchmarks"]
 

@@ -8,17 +8,16 @@ Per item i (with :math:`m_i = \min(p_i, q_i)`), the probability that both partie
           W_i = \frac{m_i + (p_i - m_i) q_i + (q_i - m_i) p_i}{1 + D} \ \text{(WMH)},
 
 and :math:`\sum_i G_i - W_i` is the gap :math:`J_P - \text{WMH} \ge 0` (every term is >= 0,
-the Pareto claim); :func:`simulate.exact.gap_split` keeps the largest terms. With K drafts
-(:mod:`simulate.multidraft`), the target's token is in the drafter's list with the exact
-probability :func:`~simulate.multidraft.list_matching_probability` (K = 1 is :math:`J_P`),
-at least the list matching lemma :func:`~simulate.multidraft.list_matching_bound`.
+the Pareto claim); :func:`coupling.simulate.exact.gap_split` keeps the largest terms. With K drafts
+(:mod:`coupling.simulate.multidraft`), the target's token is in the drafter's list with the exact
+probability :func:`~coupling.simulate.multidraft.list_matching_probability` (K = 1 is :math:`J_P`),
+at least the list matching lemma :func:`~coupling.simulate.multidraft.list_matching_bound`.
 """
 
 import numpy as np
-
-from simulate import exact
-from simulate.montecarlo import estimate
-from simulate.multidraft import list_matching_bound, list_matching_probability
+from coupling.simulate import exact
+from coupling.simulate.montecarlo import estimate
+from coupling.simulate.multidraft import list_matching_bound, list_matching_probability
 
 __all__ = ["TOP_ITEMS", "list_row", "position_row", "tv_and_wmh"]
 
@@ -60,7 +59,8 @@ def list_row(p, q, drafts):
 def tv_and_wmh(p, q):
     """D_TV and WMH's exact Pr[a = b] for each row of two (N, V) arrays of distributions:
     :math:`D = 1 - \\sum_i m_i` and :math:`(\\sum_i m_i + (p_i - m_i) q_i + (q_i - m_i) p_i)
-    / (1 + D)`, vectorised over the rows (the per-pair twins are in :mod:`simulate.exact`)."""
+    / (1 + D)`, vectorised over the rows (the per-pair twins are in
+    :mod:`coupling.simulate.exact`)."""
     p = np.asarray(p, dtype=float)
     q = np.asarray(q, dtype=float)
     m = np.minimum(p, q)

@@ -21,8 +21,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
-
-from paper_repro.exits import build_early_exit, new_adapter, save_adapter
+from coupling.paper_repro.exits import build_early_exit, new_adapter, save_adapter
 
 __all__ = ["DistillConfig", "exit_tv", "stdlib_docstrings", "train_adapters"]
 
@@ -43,7 +42,7 @@ class DistillConfig:
     checkpoint_every: int = 40
 
     def __post_init__(self):
-        from simulate.validation import as_count, as_real
+        from coupling.simulate.validation import as_count, as_real
 
         if not isinstance(self.depths, tuple) or not self.depths:
             raise ValueError(f"depths must be a non-empty tuple of ints, got {self.depths!r}")

@@ -16,10 +16,10 @@ sharing the target's tokenizer.
 
 from dataclasses import dataclass, field
 
-from paper_repro.exits import ADAPTER_DIR, build_early_exit, load_adapter
-from paper_repro.lm import CachedLM
-from paper_repro.model import check_dtype, check_same_tokenizer, check_source, load_model
-from paper_repro.quantize import int8_dynamic, quantize_weights
+from coupling.paper_repro.exits import ADAPTER_DIR, build_early_exit, load_adapter
+from coupling.paper_repro.lm import CachedLM
+from coupling.paper_repro.model import check_dtype, check_same_tokenizer, check_source, load_model
+from coupling.paper_repro.quantize import int8_dynamic, quantize_weights
 
 __all__ = [
     "DEFAULT_DRAFTERS",
@@ -179,7 +179,7 @@ def _placement(model):
 
 
 def make_drafter(name, target, *, dtype=None):
-    """Build drafter ``name`` for ``target`` (a :class:`~paper_repro.model.LoadedModel`).
+    """Build drafter ``name`` for ``target`` (a :class:`~coupling.paper_repro.model.LoadedModel`).
 
     Named drafters are built from the target's own layers, on its device; an ``hf:`` drafter
     is loaded onto the target's device (spread over the GPUs when the target is), in ``dtype``

@@ -4,8 +4,8 @@ The drafter shares the target's embedding, first ``depth`` decoder layers, rotar
 output head (no copies). Without an adapter it is the plain early exit: layers, final norm, head.
 With an adapter, one extra decoder layer of the target's architecture (attention plus an MLP of
 half the width, initialised from layer ``depth`` of the target) and a trainable copy of the
-final norm sit between the shared layers and the head; :mod:`paper_repro.distill` trains them by KL
-distillation against the full model. Only the adapter is stored (float16 safetensors).
+final norm sit between the shared layers and the head; :mod:`coupling.paper_repro.distill` trains
+them by KL distillation against the full model. Only the adapter is stored (float16 safetensors).
 """
 
 import copy

@@ -1,8 +1,8 @@
 """The paper's language-model experiments on a target and its drafters.
 
 Each experiment stores one JSON record per unit of work under ``out/<experiment>/units/`` with
-its settings (:class:`~paper_repro.units.UnitStore`): a rerun skips the units already written,
-so an interrupted run resumes, and a rerun with other settings is refused. Summaries (CSV,
+its settings (:class:`~coupling.paper_repro.units.UnitStore`): a rerun skips the units already
+written, so an interrupted run resumes, and a rerun with other settings is refused. Summaries (CSV,
 Markdown, figures) are rebuilt from the units.
 
 1. ``coupling``: the paper's figure. ``tokens`` tokens sampled from the target (Gumbel, public
@@ -11,8 +11,8 @@ Markdown, figures) are rebuilt from the units.
    at every ``list_every``-th position, the list coupling's exact matching probability and
    the list matching lemma for K = ``list_drafts`` drafts.
 2. ``sd``: block efficiency of SD, DISD-Gumbel and DISD-WMH for every gamma, from many
-   autoregressive paths (:mod:`paper_repro.speculative`), checked against real decoder runs;
-   and multi-draft DISD (strong and conditional invariance) for K = ``md_drafts``.
+   autoregressive paths (:mod:`coupling.paper_repro.speculative`), checked against real decoder
+   runs; and multi-draft DISD (strong and conditional invariance) for K = ``md_drafts``.
 3. ``invariance``: one seed, several drafters and none: DISD's text is the same, SD's is not;
    and the count of positions where a multi-token verify pass and one-token steps disagree.
 """
@@ -20,21 +20,21 @@ Markdown, figures) are rebuilt from the units.
 import time
 from dataclasses import asdict, dataclass
 
-from outputs import slug
-from paper_repro.coupling_stats import list_row, position_row
-from paper_repro.decoders import check_drafts, reference_rule, run_method
-from paper_repro.drafters import (
+from coupling.outputs import slug
+from coupling.paper_repro.coupling_stats import list_row, position_row
+from coupling.paper_repro.decoders import check_drafts, reference_rule, run_method
+from coupling.paper_repro.drafters import (
     DEFAULT_DRAFTERS,
     check_drafter_name,
     lazy_drafters,
     make_drafter,
 )
-from paper_repro.lm import CachedLM
-from paper_repro.model import encode_prompt
-from paper_repro.paths import drafter_path_logits, sample_paths
-from paper_repro.sampling import SamplingConfig
-from paper_repro.speculative import sd_unit_count
-from paper_repro.units import UnitStore
+from coupling.paper_repro.lm import CachedLM
+from coupling.paper_repro.model import encode_prompt
+from coupling.paper_repro.paths import drafter_path_logits, sample_paths
+from coupling.paper_repro.sampling import SamplingConfig
+from coupling.paper_repro.speculative import sd_unit_count
+from coupling.paper_repro.units import UnitStore
 
 __all__ = [
     "BE_DRAFTERS",

@@ -2,9 +2,9 @@ r"""Multi-draft DISD runs replayed along their emitted paths, in batches.
 
 A chain that survives a round holds exactly the tokens emitted so far, so its drafter's next
 distribution is the drafter's :math:`q_t` along the emitted path; a round of
-:func:`~paper_repro.decoders.decode_multidraft` is therefore fixed by the target's :math:`p_t`
-and the drafter's :math:`q_t` along that path. At position t (round position j, active slots
-A) the target's token is the race over A of slot columns ``gls_columns(p_t, K, key=t)`` (all K
+:func:`~coupling.paper_repro.decoders.decode_multidraft` is therefore fixed by the target's
+:math:`p_t` and the drafter's :math:`q_t` along that path. At position t (round position j, active
+slots A) the target's token is the race over A of slot columns ``gls_columns(p_t, K, key=t)`` (all K
 slots for ``strong`` or at j = 0); slot k's draft is ``gls_columns(q_t, K, key=t).item[k]``
 with the same seed; slots whose draft differs from :math:`Y_t` leave A. The round ends after
 :math:`Y_t` when A is empty, or after the bonus token at j = g (raced over the survivors) with
@@ -22,10 +22,9 @@ Slot k's column does not depend on K, so rows with different K share one race of
 from typing import NamedTuple
 
 import numpy as np
-
-from paper_repro.decoders.multidraft import VARIANTS, check_drafts
-from paper_repro.paths import path_logits
-from simulate import gls_columns, gls_pick
+from coupling.paper_repro.decoders.multidraft import VARIANTS, check_drafts
+from coupling.paper_repro.paths import path_logits
+from coupling.simulate import gls_columns, gls_pick
 
 __all__ = ["MultiDraftReplay", "Rounds", "replay_conditional", "replay_strong", "strong_paths"]
 
@@ -162,7 +161,7 @@ def _result(rows, runs):
 def replay_conditional(target_model, drafter, prompt_ids, rows, *, gamma, tokens, sampling):
     """The conditional variant's runs, one per ``(seed, K)`` row, continuing ``prompt_ids``:
     a list of :class:`MultiDraftReplay`. ``drafter`` is a
-    :class:`~paper_repro.drafters.ModelDrafter` (its model and temperature are read)."""
+    :class:`~coupling.paper_repro.drafters.ModelDrafter` (its model and temperature are read)."""
     _check(rows, gamma, tokens)
     runs, _ = _lockstep(target_model, drafter, prompt_ids, rows, gamma, tokens, sampling,
                         "conditional")  # fmt: skip

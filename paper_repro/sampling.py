@@ -20,8 +20,7 @@ them.
 from dataclasses import dataclass
 
 import numpy as np
-
-from simulate.validation import as_count, as_real
+from coupling.simulate.validation import as_count, as_real
 
 __all__ = ["SamplingConfig"]
 

@@ -2,18 +2,18 @@
 
 For each prompt, ``be_seeds`` autoregressive paths of ``be_tokens`` tokens per coupling (public
 seeds 0, 1, ...; Gumbel paths are what DISD-Gumbel emits, WMH paths what DISD-WMH emits) are
-sampled in batches (:func:`~paper_repro.paths.sample_paths`), and every drafter scores them in
-one teacher-forced pass (:func:`~paper_repro.paths.path_logits`). At each position the unit
-records, per drafter: D_TV; the DISD acceptance flag of the path's own coupling (the drafter's
+sampled in batches (:func:`~coupling.paper_repro.paths.sample_paths`), and every drafter scores them
+in one teacher-forced pass (:func:`~coupling.paper_repro.paths.path_logits`). At each position the
+unit records, per drafter: D_TV; the DISD acceptance flag of the path's own coupling (the drafter's
 coupled sample equals the emitted token); the three in-law acceptance rates of
-:func:`~paper_repro.block_efficiency.acceptance_rates`; WMH's exact Pr[a = b]; and Gumbel's
+:func:`~coupling.paper_repro.block_efficiency.acceptance_rates`; WMH's exact Pr[a = b]; and Gumbel's
 exact Pr[a = b] at every ``JP_EVERY``-th position (it costs a sort of the vocabulary). DISD's
-runs for every gamma follow from the flags (:func:`~paper_repro.block_efficiency.replay`);
+runs for every gamma follow from the flags (:func:`~coupling.paper_repro.block_efficiency.replay`);
 all three methods' expected block efficiency on every path from the rates.
 
 Multi-draft DISD (both variants, ``md_drafts`` chains of ``md_gamma`` tokens) is replayed
-exactly along its emitted paths (:mod:`~paper_repro.multidraft_paths`), ``md_seeds`` seeds of
-``md_tokens`` tokens per prompt: one unit per prompt for the strong variant (the K-slot race's
+exactly along its emitted paths (:mod:`~coupling.paper_repro.multidraft_paths`), ``md_seeds`` seeds
+of ``md_tokens`` tokens per prompt: one unit per prompt for the strong variant (the K-slot race's
 path, every drafter teacher-forced along it) and one per (prompt, drafter) for the conditional
 variant (target and drafter stepped in lockstep).
 
@@ -26,19 +26,18 @@ target is measured as the ratio of their one-token step times.
 import time
 
 import numpy as np
-
-from outputs import safe_name, slug
-from paper_repro.block_efficiency import acceptance_rates_path
-from paper_repro.coupling_stats import tv_and_wmh
-from paper_repro.decoders import DisdRule, run_method
-from paper_repro.drafters import lazy_drafters
-from paper_repro.lm import CachedLM
-from paper_repro.model import encode_prompt
-from paper_repro.multidraft_paths import replay_conditional, replay_strong
-from paper_repro.paths import drafter_path_logits, sample_paths
-from paper_repro.sampling import SamplingConfig
-from paper_repro.units import UnitStore
-from simulate import exact
+from coupling.outputs import safe_name, slug
+from coupling.paper_repro.block_efficiency import acceptance_rates_path
+from coupling.paper_repro.coupling_stats import tv_and_wmh
+from coupling.paper_repro.decoders import DisdRule, run_method
+from coupling.paper_repro.drafters import lazy_drafters
+from coupling.paper_repro.lm import CachedLM
+from coupling.paper_repro.model import encode_prompt
+from coupling.paper_repro.multidraft_paths import replay_conditional, replay_strong
+from coupling.paper_repro.paths import drafter_path_logits, sample_paths
+from coupling.paper_repro.sampling import SamplingConfig
+from coupling.paper_repro.units import UnitStore
+from coupling.simulate import exact
 
 __all__ = ["JP_EVERY", "SEEDS_PER_UNIT", "multidraft_units", "real_runs", "run_sd", "score_paths",
            "sd_unit_count"]  # fmt: skip

@@ -2,10 +2,9 @@
 means, block efficiency with intervals and speed-ups, and the checks against real runs."""
 
 import numpy as np
+from coupling.paper_repro.block_efficiency import expected_block_efficiency, replay, speedup
+from coupling.simulate.montecarlo import z_score
 from scipy import stats
-
-from paper_repro.block_efficiency import expected_block_efficiency, replay, speedup
-from simulate.montecarlo import z_score
 
 __all__ = [
     "BANDS",
@@ -86,7 +85,7 @@ def gap_items_table(records):
 def gap_split_data(records):
     """The gap split of every (position, drafter) pair of experiment 1, grouped by drafter:
     (totals (N,), top per-item gaps (N, top), segments [(drafter, count), ...]) in the form
-    of :func:`figures.pareto.pareto_gap_figure`."""
+    of :func:`coupling.figures.pareto.pareto_gap_figure`."""
     rows = [r for rec in records for r in rec["rows"]]
     drafters = list(dict.fromkeys(r["drafter"] for r in rows))
     ordered = [r for name in drafters for r in rows if r["drafter"] == name]
@@ -138,9 +137,9 @@ def band_shares(records):
 
 
 def max_z(rows, trials):
-    """Largest |z| over the rows, each :func:`simulate.montecarlo.z_score` of the MC estimate
-    against the exact value (its error taken at the exact p: the estimate's own is 0 when no
-    trial collides, at p ~ 1e-5 say)."""
+    """Largest |z| over the rows, each :func:`coupling.simulate.montecarlo.z_score` of the MC
+    estimate against the exact value (its error taken at the exact p: the estimate's own is 0 when
+    no trial collides, at p ~ 1e-5 say)."""
     return max(
         (abs(z_score(r[f"{proto}_mc"], r[f"{proto}_exact"], trials))
          for r in rows for proto in ("gumbel", "wmh")),

@@ -9,7 +9,7 @@ made under other settings would be silently mixed with new ones).
 import json
 from pathlib import Path
 
-from outputs import write_json
+from coupling.outputs import write_json
 
 __all__ = ["UnitStore", "settings_difference"]
 

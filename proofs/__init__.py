@@ -1,22 +1,22 @@
 """Machine-checked certificates for the theorems of the brief (section 3).
 
-Each certificate is a function returning a :class:`~proofs._core.Certificate` with a verdict
-``proved``, ``verified``, ``refuted`` or ``failed``; each takes the formula or bound under test
-as an argument so a wrong one can be fed in and seen to fail. ``CLAIMS`` maps the names used by
+Each certificate is a function returning a :class:`~coupling.proofs._core.Certificate` with a
+verdict ``proved``, ``verified``, ``refuted`` or ``failed``; each takes the formula or bound under
+test as an argument so a wrong one can be fed in and seen to fail. ``CLAIMS`` maps the names used by
 ``coupling prove --claim NAME`` to them.
 """
 
-from proofs._core import VERDICTS, Certificate
-from proofs.chain import verify_chain
-from proofs.communication import verify_communication
-from proofs.disd_exact import verify_disd_exact
-from proofs.gumbel_formula import verify_gumbel_formula
-from proofs.lp_optimality import FULL_INSTANCES, MILP_INSTANCES, verify_lp_optimality
-from proofs.multidraft import verify_list_matching
-from proofs.multidraft_exact import verify_multidraft_exact
-from proofs.pareto import verify_pareto
-from proofs.symmetric import FULL_EXTENSION, FULL_KS, verify_symmetric_optimality
-from proofs.wmh_formula import verify_wmh_formula
+from coupling.proofs._core import VERDICTS, Certificate
+from coupling.proofs.chain import verify_chain
+from coupling.proofs.communication import verify_communication
+from coupling.proofs.disd_exact import verify_disd_exact
+from coupling.proofs.gumbel_formula import verify_gumbel_formula
+from coupling.proofs.lp_optimality import FULL_INSTANCES, MILP_INSTANCES, verify_lp_optimality
+from coupling.proofs.multidraft import verify_list_matching
+from coupling.proofs.multidraft_exact import verify_multidraft_exact
+from coupling.proofs.pareto import verify_pareto
+from coupling.proofs.symmetric import FULL_EXTENSION, FULL_KS, verify_symmetric_optimality
+from coupling.proofs.wmh_formula import verify_wmh_formula
 
 __all__ = ["CLAIMS", "VERDICTS", "Certificate", "run_claims"]
 

@@ -23,9 +23,8 @@ denominator 6 on 3 items and denominator 4 on 4 items.
 import itertools
 
 import sympy as sp
-
-from proofs._core import Certificate, grid_distributions, timed
-from proofs.exact_rational import gumbel_rational, lower_bound_rational, tv_rational
+from coupling.proofs._core import Certificate, grid_distributions, timed
+from coupling.proofs.exact_rational import gumbel_rational, lower_bound_rational, tv_rational
 
 __all__ = ["STEPS", "nonnegative_certificate", "verify_chain"]
 

@@ -5,24 +5,24 @@ one-way communication; its protocol is not available and the claim is gone from 
 certificate covers what is true and built here, statement by statement
 (:data:`STATEMENTS`), each with its own status in ``detail["statements"]``:
 
-* ``interactive-law`` (proved): the interactive protocol of :mod:`simulate.exact_marginal`
+* ``interactive-law`` (proved): the interactive protocol of :mod:`coupling.simulate.exact_marginal`
   has exact marginals on both sides and Pr[a = b] = 1 - D. Symbolically (sympy, every n):
   with the acceptance probability min(1, q_j/p_j) and residual trials taking j with
   probability (q_j - p_j)+ out of D, Pr[b = j] simplifies to q_j in both sign cases and
   sum_j min(p_j, q_j) to 1 - D. Exactly (Fractions): the digit exchange's law
-  (:func:`~simulate.digits.comparison_law`) gives exactly those acceptance probabilities,
+  (:func:`~coupling.simulate.digits.comparison_law`) gives exactly those acceptance probabilities,
   and the joint law followed through the exchanges
-  (:func:`~proofs.communication_laws.interactive_law_rules`) has marginals p, q and
+  (:func:`~coupling.proofs.communication_laws.interactive_law_rules`) has marginals p, q and
   agreement equal to the formula under test, on every pair of dyadic grids.
 * ``interactive-bits`` (verified): the expected bits, by first-step analysis of the rules,
-  equal :func:`~simulate.exact_marginal.interactive_exact`'s Wald form and lie below
+  equal :func:`~coupling.simulate.exact_marginal.interactive_exact`'s Wald form and lie below
   2 ceil(log2 n) + H(P) + H(Q) + overhead (hand proof with overhead 16 in
-  :mod:`simulate.digits`; every exchange below log2(1/w) + 8), on the same grids.
+  :mod:`coupling.simulate.digits`; every exchange below log2(1/w) + 8), on the same grids.
 * ``quantized`` (verified): the one-way protocol sending P quantized to k bits per entry:
   joint law from the rules with marginals p and q, agreement equal to the formula under
   test and at least 1 - D - 2 n 2^-k, on grids x k.
 * ``relay`` (verified, Bob's marginal relaxed): the dart relay's law by its cell chain
-  equals the formula under test (:func:`~simulate.communication.relay_exact`), collision
+  equals the formula under test (:func:`~coupling.simulate.communication.relay_exact`), collision
   >= 1 - D, Bob's d_TV <= f D; sympy: max_D f D < 1/(e extra).
 * ``kernels`` (verified): the numba samplers of all three against their exact laws by
   Monte Carlo (agreement and mean bits within 5 standard errors, chi-square on both
@@ -37,24 +37,23 @@ import math
 from typing import NamedTuple
 
 import sympy as sp
-
-from proofs._core import Certificate, grid_distributions, timed
-from proofs.communication_laws import (
+from coupling.proofs._core import Certificate, grid_distributions, timed
+from coupling.proofs.communication_laws import (
     interactive_law_rules,
     marginals,
     quantized_law_rules,
     relay_law_dp,
 )
-from proofs.communication_mc import monte_carlo_rows
-from simulate.communication import expected_bits, relay_exact
-from simulate.digits import COMPARISON_OVERHEAD, comparison_law
-from simulate.exact_marginal import (
+from coupling.proofs.communication_mc import monte_carlo_rows
+from coupling.simulate.communication import expected_bits, relay_exact
+from coupling.simulate.digits import COMPARISON_OVERHEAD, comparison_law
+from coupling.simulate.exact_marginal import (
     INTERACTIVE_OVERHEAD,
     index_bits,
     interactive_exact,
     quantized_exact,
 )
-from simulate.families import make_pair
+from coupling.simulate.families import make_pair
 
 __all__ = [
     "METHOD",
@@ -287,7 +286,7 @@ def verify_communication(
 
     The formulas under test: ``interactive_formula(p, q)`` (Pr[a = b] of the interactive
     protocol), ``quantized_formula(p, q, k)``, ``relay_formula(p, q, *, extra)`` (a
-    :class:`~simulate.communication.RelayLaw`) and ``bits_overhead`` (the constant of the
+    :class:`~coupling.simulate.communication.RelayLaw`) and ``bits_overhead`` (the constant of the
     interactive bits bound). Grids: ``dyadic_grids`` for the interactive protocol, ``grids``
     for the others; ``quantized_k``: k at n = 8 and at n = 1000 in the Monte Carlo.
     """
@@ -366,7 +365,7 @@ def tradeoff_curves(pairs=None, *, extras=(0, 1, 2, 4, 8, 16, 24), ks=(2, 4, 6, 
     at each ``extras`` with Bob's marginal error; the quantized protocol at each k in ``ks``;
     the interactive protocol. Every number is exact (closed forms and exact expectations).
     """
-    from simulate.exact import gumbel_collision, wmh_collision
+    from coupling.simulate.exact import gumbel_collision, wmh_collision
 
     curves = []
     for label, p, q in tradeoff_pairs() if pairs is None else pairs:

@@ -1,15 +1,16 @@
 """Exact joint laws of the three communication protocols, written from their rules.
 
 Each function follows its protocol step by step with Fractions and none of the closed forms
-of :mod:`simulate.communication` and :mod:`simulate.exact_marginal`, so the certificate of
-claim 6 (:mod:`proofs.communication`) can hold those closed forms against them.
+of :mod:`coupling.simulate.communication` and :mod:`coupling.simulate.exact_marginal`, so the
+certificate of claim 6 (:mod:`coupling.proofs.communication`) can hold those closed forms against
+them.
 """
 
 from fractions import Fraction
 from typing import NamedTuple
 
-from simulate.digits import comparison_law
-from simulate.exact_marginal import index_bits, quantize
+from coupling.simulate.digits import comparison_law
+from coupling.simulate.exact_marginal import index_bits, quantize
 
 __all__ = [
     "InteractiveRules",
@@ -48,7 +49,7 @@ def interactive_law_rules(p, q):
     """Joint law and expected bits of the interactive protocol for dyadic Fractions p, q.
 
     Acceptance of a: the exchange of Alice's U p_a against Bob's q_a says "less"
-    (:func:`~simulate.digits.comparison_law`, U uniform). A residual trial proposes c with
+    (:func:`~coupling.simulate.digits.comparison_law`, U uniform). A residual trial proposes c with
     probability q_c and is taken when the exchange of Alice's p_c against Bob's V q_c says
     "less". Bits: L for a, the acceptance exchange, and on rejection T = expected cost of the
     trial loop, which satisfies T = L + sum_c q_c (C'(c) + (1 - taken_c) T).

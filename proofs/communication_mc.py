@@ -5,16 +5,15 @@ chi-square goodness of fit of both marginals with small cells pooled)."""
 import math
 
 import numpy as np
-from scipy.stats import chisquare
-
-from simulate.communication import expected_bits, relay_pairs
-from simulate.exact_marginal import (
+from coupling.simulate.communication import expected_bits, relay_pairs
+from coupling.simulate.exact_marginal import (
     interactive_exact,
     interactive_sample,
     quantized_exact,
     quantized_sample,
 )
-from simulate.families import make_pair
+from coupling.simulate.families import make_pair
+from scipy.stats import chisquare
 
 __all__ = ["CHI2_FLOOR", "Z_LIMIT", "monte_carlo_pairs", "monte_carlo_rows"]
 

@@ -19,7 +19,7 @@ import itertools
 import random
 from fractions import Fraction
 
-from proofs._core import Certificate, timed
+from coupling.proofs._core import Certificate, timed
 
 __all__ = ["disd_law", "sd_law", "toy_models", "verify_disd_exact"]
 

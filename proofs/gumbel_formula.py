@@ -20,9 +20,8 @@ import random
 from fractions import Fraction
 
 import sympy as sp
-
-from proofs._core import Certificate, timed
-from proofs.exact_rational import gumbel_rational
+from coupling.proofs._core import Certificate, timed
+from coupling.proofs.exact_rational import gumbel_rational
 
 __all__ = ["jp_formula", "race_collision_symbolic", "verify_gumbel_formula"]
 
@@ -110,7 +109,7 @@ def verify_gumbel_formula(formula=jp_formula, *, sizes=(2, 3), random_pairs=300,
                                                    "derived": str(derived),
                                                    "claimed": str(claimed)},
                                    detail=detail)  # fmt: skip
-    from simulate.exact import gumbel_collision
+    from coupling.simulate.exact import gumbel_collision
 
     rng = random.Random(seed)
     worst = 0.0

@@ -11,8 +11,8 @@ of :math:`[f(S) = g(T)]` over the ordered pairs at that overlap (the profile of 
           \sum_c x_c = 1,\; x \ge 0,
 
 over the profiles c of deterministic pairs. :func:`solve_family` generates its columns with
-the exact pricing of :mod:`proofs.lp_pricing`, HiGHS solving the master problem, and returns
-exact primal and dual bounds. :func:`unsymmetrised_lp` (every strategy pair, every marginal
+the exact pricing of :mod:`coupling.proofs.lp_pricing`, HiGHS solving the master problem, and
+returns exact primal and dual bounds. :func:`unsymmetrised_lp` (every strategy pair, every marginal
 row) and :func:`milp_optimum` (HiGHS's MILP) check the reduction and the pricing by other
 means.
 """
@@ -22,15 +22,14 @@ from fractions import Fraction
 from itertools import product
 
 import numpy as np
-from scipy.optimize import Bounds, LinearConstraint, linprog, milp
-from scipy.sparse import csr_matrix, lil_matrix
-
-from proofs.lp_pricing import (
+from coupling.proofs.lp_pricing import (
     KSetFamily,
     best_response_value,
     overlap_range,
     strategy_profile,
 )
+from scipy.optimize import Bounds, LinearConstraint, linprog, milp
+from scipy.sparse import csr_matrix, lil_matrix
 
 __all__ = ["jaccard_bound", "milp_optimum", "solve_family", "unsymmetrised_lp"]
 

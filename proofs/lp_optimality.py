@@ -39,20 +39,21 @@ solves the master problem; the certificate is exact:
 is the best collision probability at that overlap, an upper bound on the worst case any
 protocol can guarantee at :math:`D = 1 - \ell/k` over all distribution pairs.
 
-The model lives in :mod:`proofs.lp_model`, the exact pricing in :mod:`proofs.lp_pricing`.
+The model lives in :mod:`coupling.proofs.lp_model`, the exact pricing in
+:mod:`coupling.proofs.lp_pricing`.
 
 Reach (this machine): every (n, k) with n <= 6, and (7, 2), (7, 6), (8, 2), (8, 7), in
 seconds to half a minute each; (6, 3) at l = 1 is the slowest (about 90 million nodes,
 25 s). (7, 3) at l = 1 did not finish in 7 minutes, so (7, 3..5) and larger n with
-3 <= k <= n - 3 are out of reach of the exact pricing; :func:`proofs.lp_model.milp_optimum`
+3 <= k <= n - 3 are out of reach of the exact pricing; :func:`coupling.proofs.lp_model.milp_optimum`
 brackets such cases with HiGHS's MILP solver.
 """
 
 from fractions import Fraction
 
-from proofs._core import Certificate, timed
-from proofs.lp_model import jaccard_bound, milp_optimum, solve_family, unsymmetrised_lp
-from proofs.lp_pricing import overlap_range
+from coupling.proofs._core import Certificate, timed
+from coupling.proofs.lp_model import jaccard_bound, milp_optimum, solve_family, unsymmetrised_lp
+from coupling.proofs.lp_pricing import overlap_range
 
 __all__ = ["FULL_INSTANCES", "MILP_INSTANCES", "QUICK_INSTANCES", "verify_lp_optimality"]
 

@@ -1,6 +1,6 @@
 r"""Claim 7: the exact matching probability of the list coupling (K drafts).
 
-The formula under test (``simulate.list_matching_probability``, section 3 of the project's
+The formula under test (``coupling.simulate.list_matching_probability``, section 3 of the project's
 note ``MULTIDRAFT.md``) conditions on the target's winning clock over all K n clocks. The
 certificate checks it against a second derivation that conditions column by column instead.
 
@@ -43,10 +43,9 @@ from collections import defaultdict
 from fractions import Fraction
 
 import sympy as sp
-
-from proofs._core import Certificate, grid_distributions, timed
-from proofs.exact_rational import gumbel_rational
-from proofs.gumbel_formula import _ordered_weights, _resolve_max
+from coupling.proofs._core import Certificate, grid_distributions, timed
+from coupling.proofs.exact_rational import gumbel_rational
+from coupling.proofs.gumbel_formula import _ordered_weights, _resolve_max
 
 __all__ = [
     "lemma_rational",
@@ -252,7 +251,7 @@ def verify_list_matching(formula=None, *, symbolic_sizes=(2,), sizes=(2, 3), den
                          drafts=(1, 2, 3, 8), random_pairs=20, random_sizes=(4, 5),
                          seed=0):  # fmt: skip
     """Certificate for claim 7; ``formula(p, q, k)`` (floats in, float out) is under test
-    (default: ``simulate.list_matching_probability``).
+    (default: ``coupling.simulate.list_matching_probability``).
 
     The sympy reductions (the integrals, then every ratio order for n in ``symbolic_sizes``);
     then on every grid pair (``sizes`` items, probabilities in (1/denominator) Z) and
@@ -261,7 +260,7 @@ def verify_list_matching(formula=None, *, symbolic_sizes=(2,), sizes=(2, 3), den
     equal J_P exactly at K = 1, lie at or above the printed lemma, and not decrease in K.
     """
     if formula is None:
-        from simulate.multidraft import list_matching_probability as formula
+        from coupling.simulate.multidraft import list_matching_probability as formula
     detail = {"symbolic_cases": symbolic_reductions(symbolic_sizes), "drafts": list(drafts)}
     bad = [case for case in detail["symbolic_cases"] if not case["zero"]]
     if bad:

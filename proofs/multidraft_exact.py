@@ -1,9 +1,9 @@
 r"""Multi-draft DISD is exact in law, strongly invariant in its strong variant: exact enumeration.
 
-The toy problem of :mod:`proofs.disd_exact` (vocabulary 3, horizon 3, draft length 2, a target
-and two drafters as tables of conditional probabilities with denominator ``N``) with K draft
-chains. The decoder's control flow is run as ``paper_repro.decoders.multidraft`` runs it: chain
-k drafts with slot k's noise, the target's token at each position is a race over the slots in
+The toy problem of :mod:`coupling.proofs.disd_exact` (vocabulary 3, horizon 3, draft length 2, a
+target and two drafters as tables of conditional probabilities with denominator ``N``) with K draft
+chains. The decoder's control flow is run as ``coupling.paper_repro.decoders.multidraft`` runs it:
+chain k drafts with slot k's noise, the target's token at each position is a race over the slots in
 A_t (``strong``: all K; ``conditional``: the chains that matched every token of the round so
 far, all K at the round's first position), chains that differ from it drop out, no survivor
 ends the round with the target's token, a surviving chain earns the bonus.
@@ -24,8 +24,8 @@ import itertools
 import math
 from fractions import Fraction
 
-from proofs._core import Certificate, timed
-from proofs.disd_exact import GAMMA, HORIZON, _inverse_cdf, _str, target_law, toy_models
+from coupling.proofs._core import Certificate, timed
+from coupling.proofs.disd_exact import GAMMA, HORIZON, _inverse_cdf, _str, target_law, toy_models
 
 __all__ = ["multidraft_law", "verify_multidraft_exact"]
 

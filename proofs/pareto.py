@@ -21,23 +21,23 @@ both parties output item i are
    ratio of polynomials with nonnegative coefficients, :math:`\propto e\,\delta\, s\, t`
    (zero when :math:`D = \delta`: the case split of the note).
 
-Every inequality is checked as in :mod:`proofs.chain`: the difference, with every sign case
+Every inequality is checked as in :mod:`coupling.proofs.chain`: the difference, with every sign case
 written in nonnegative slack symbols, is a ratio of nonnegative-coefficient polynomials. The
 per-item terms under test are arguments (``gumbel_item(p_i, q_i, S_i)``,
 ``wmh_item(p_i, q_i, D)``, sympy-compatible callables); an exact rational grid evaluates them
 item by item (a negative margin refutes, with the pair) and checks that they sum to J_P and
-WMH as :mod:`proofs.exact_rational` defines them. ``search_sizes`` adds an optimiser search of
-the smallest per-item margin of :mod:`simulate.exact`'s float code (supporting evidence).
+WMH as :mod:`coupling.proofs.exact_rational` defines them. ``search_sizes`` adds an optimiser search
+of the smallest per-item margin of :mod:`coupling.simulate.exact`'s float code (supporting
+evidence).
 """
 
 from fractions import Fraction
 
 import sympy as sp
+from coupling.proofs._core import Certificate, grid_distributions, timed
+from coupling.proofs.chain import nonnegative_certificate
+from coupling.proofs.exact_rational import gumbel_rational, tv_rational, wmh_rational
 from sympy.printing.pycode import PythonCodePrinter
-
-from proofs._core import Certificate, grid_distributions, timed
-from proofs.chain import nonnegative_certificate
-from proofs.exact_rational import gumbel_rational, tv_rational, wmh_rational
 
 __all__ = ["QUICK_GRIDS", "gumbel_item", "lemmas", "verify_pareto", "wmh_item"]
 
@@ -205,8 +205,8 @@ def _record(entry):
 
 def _search(search_sizes, maxiter, seed):
     """Smallest per-item margin of simulate's float G_i - W_i found by the optimiser."""
-    from simulate.exact import per_item_collision
-    from simulate.search import search
+    from coupling.simulate.exact import per_item_collision
+    from coupling.simulate.search import search
 
     def margin(p, q):
         return float(min(per_item_collision(p, q, "gumbel") - per_item_collision(p, q, "wmh")))

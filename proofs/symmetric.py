@@ -17,8 +17,8 @@ them; two distinct ones are at D = 1/k. Fix the randomness R and let h(y) = F(un
 :math:`k(k-1) - \varphi(c) = 2(c-1)(k-c) \ge 0` for :math:`1 \le c \le k`. So for every R at most
 k(k-1)/2 of the (k+1)k/2 pairs agree: the average over the pairs is at most (k-1)/(k+1),
 hence so is the protocol's average, and its worst pair is at or below its average. sympy
-checks each step symbolically in k (slacks as in :mod:`proofs.chain`); an enumeration of every
-choice function h checks the maximum for small k.
+checks each step symbolically in k (slacks as in :mod:`coupling.proofs.chain`); an enumeration of
+every choice function h checks the maximum for small k.
 
 **Beyond D = 1/k.** On the k-subsets of a (k+m)-set, pairs at overlap k - m are at D = m/k.
 Conjugating by a uniformly random permutation of the items keeps a protocol symmetric, makes
@@ -36,10 +36,9 @@ from typing import NamedTuple
 
 import numpy as np
 import sympy as sp
+from coupling.proofs._core import Certificate, timed
+from coupling.proofs.chain import nonnegative_certificate
 from numba import njit
-
-from proofs._core import Certificate, timed
-from proofs.chain import nonnegative_certificate
 
 __all__ = [
     "FULL_EXTENSION",

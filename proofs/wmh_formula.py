@@ -20,8 +20,7 @@ import itertools
 import random
 
 import sympy as sp
-
-from proofs._core import Certificate, timed
+from coupling.proofs._core import Certificate, timed
 
 __all__ = ["dart_process_collision", "verify_wmh_formula", "wmh_closed_form"]
 

@@ -3,11 +3,11 @@ that have them (the LP optimum of claim 5, the communication trade-off of claim 
 
 from pathlib import Path
 
-from figures.communication import communication_tradeoff_figure
-from figures.proofs import lp_optimum_figure
-from outputs import save_figure, write_json, write_table
-from proofs import run_claims
-from proofs.communication import tradeoff_curves
+from coupling.figures.communication import communication_tradeoff_figure
+from coupling.figures.proofs import lp_optimum_figure
+from coupling.outputs import save_figure, write_json, write_table
+from coupling.proofs import run_claims
+from coupling.proofs.communication import tradeoff_curves
 
 __all__ = ["prove", "write_certificates", "write_claim_figures"]
 

@@ -9,10 +9,9 @@ are. A new kind of result plugs in as one more function in the list.
 from pathlib import Path
 
 import numpy as np
-
-from outputs import atomic_write_text
-from reports._markdown import ReportData, image
-from reports.report_lm import (
+from coupling.outputs import atomic_write_text
+from coupling.reports._markdown import ReportData, image
+from coupling.reports.report_lm import (
     lm_block_efficiency,
     lm_coupling,
     lm_gap,
@@ -21,7 +20,7 @@ from reports.report_lm import (
     lm_list_matching,
     lm_multidraft,
 )
-from reports.report_proofs import (
+from coupling.reports.report_proofs import (
     communication,
     list_matching_certificate,
     pareto_certificate,

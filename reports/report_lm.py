@@ -1,14 +1,13 @@
 """The report's language-model sections: Pr[a = b] against D_TV, the Gumbel - WMH gap and its
 split over the items, the list coupling with K drafts, block efficiency, multi-draft DISD,
 drafter invariance.
-Each takes a :class:`~reports._markdown.ReportData` and returns Markdown, or None when its
+Each takes a :class:`~coupling.reports._markdown.ReportData` and returns Markdown, or None when its
 experiment is absent; the sentences are generated from the numbers."""
 
 import numpy as np
-
-from figures.pareto import GAP_FLOOR
-from outputs import format_table, slug
-from paper_repro.summary import (
+from coupling.figures.pareto import GAP_FLOOR
+from coupling.outputs import format_table, slug
+from coupling.paper_repro.summary import (
     BANDS,
     PAPER_COST,
     SEPARATION,
@@ -22,7 +21,7 @@ from paper_repro.summary import (
     summarise_be,
     summarise_multidraft,
 )
-from reports._markdown import fmt, image, interval
+from coupling.reports._markdown import fmt, image, interval
 
 __all__ = [
     "lm_block_efficiency",

@@ -1,14 +1,14 @@
 """The report's sections on the certificates of ``coupling prove``: the verdict table with the
 LP optimum, then one section per claim of the paper's optimality story (Pareto, symmetric
 optimality, list matching) and the communication trade-off. Each takes a
-:class:`~reports._markdown.ReportData` and returns Markdown, or None when its certificate or
-figure is absent."""
+:class:`~coupling.reports._markdown.ReportData` and returns Markdown, or None when its certificate
+or figure is absent."""
 
 import json
 from fractions import Fraction
 
-from outputs import format_table
-from reports._markdown import image
+from coupling.outputs import format_table
+from coupling.reports._markdown import image
 
 __all__ = ["communication", "list_matching_certificate", "pareto_certificate", "proofs",
            "symmetric_certificate"]  # fmt: skip

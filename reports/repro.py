@@ -6,18 +6,18 @@ the invariance texts and flip counts."""
 import contextlib
 from pathlib import Path
 
-from figures.llm import (
+from coupling.figures.llm import (
     block_efficiency_figure,
     gap_figure,
     list_matching_figure,
     multidraft_figure,
     prompt_coupling_figure,
 )
-from figures.pareto import pareto_gap_figure
-from outputs import atomic_write_text, csv_text, save_figure, slug, write_json, write_table
-from paper_repro.experiments import run_coupling, run_invariance
-from paper_repro.speculative import run_sd
-from paper_repro.summary import (
+from coupling.figures.pareto import pareto_gap_figure
+from coupling.outputs import atomic_write_text, csv_text, save_figure, slug, write_json, write_table
+from coupling.paper_repro.experiments import run_coupling, run_invariance
+from coupling.paper_repro.speculative import run_sd
+from coupling.paper_repro.summary import (
     band_shares,
     gap_items_table,
     gap_split_data,
@@ -29,7 +29,7 @@ from paper_repro.summary import (
     summarise_coupling,
     summarise_multidraft,
 )
-from paper_repro.units import UnitStore
+from coupling.paper_repro.units import UnitStore
 
 __all__ = ["EXPERIMENT_FUNCS", "check_settings", "run_repro", "write_reports"]
 

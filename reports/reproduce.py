@@ -13,13 +13,13 @@ import time
 from concurrent.futures import Future
 from pathlib import Path
 
-from paper_repro.units import UnitStore
-from proofs import CLAIMS, Certificate, run_claims
-from reports.proofs import write_certificates, write_claim_figures
-from reports.report import ReportData, write_report
-from reports.repro import run_repro
-from reports.sweep import write_sweep_outputs
-from simulate.sweep import SweepSpec, expand_cells, read_results, run_sweep
+from coupling.paper_repro.units import UnitStore
+from coupling.proofs import CLAIMS, Certificate, run_claims
+from coupling.reports.proofs import write_certificates, write_claim_figures
+from coupling.reports.report import ReportData, write_report
+from coupling.reports.repro import run_repro
+from coupling.reports.sweep import write_sweep_outputs
+from coupling.simulate.sweep import SweepSpec, expand_cells, read_results, run_sweep
 
 __all__ = ["BOUNDS_SWEEP", "PARTS", "check_out_dir", "part_sizes", "reproduce", "run_proofs",
            "run_small_sweep"]  # fmt: skip
@@ -66,7 +66,7 @@ def check_out_dir(path, flag="--out"):
 
 def part_sizes(cfg, *, claims=None, sweep_spec=BOUNDS_SWEEP):
     """Progress totals of the parts: units, claims, cells."""
-    from paper_repro.experiments import unit_count
+    from coupling.paper_repro.experiments import unit_count
 
     sizes = {name: unit_count(name, cfg) for name in PARTS[:3]}
     return sizes | {"proofs": len(claims or CLAIMS), "sweep": len(expand_cells(sweep_spec))}

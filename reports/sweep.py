@@ -2,9 +2,9 @@
 
 from pathlib import Path
 
-from figures.bounds import sweep_summary_figure
-from outputs import atomic_write_text, csv_text, format_table, save_figure
-from simulate.sweep import read_results, summarise
+from coupling.figures.bounds import sweep_summary_figure
+from coupling.outputs import atomic_write_text, csv_text, format_table, save_figure
+from coupling.simulate.sweep import read_results, summarise
 
 __all__ = ["write_sweep_outputs"]
 

@@ -4,7 +4,7 @@ Daliri, Musco and Suresh, "Coupling without Communication and Drafter-Invariant
 Speculative Decoding", arXiv:2408.07978.
 """
 
-from simulate.exact import (
+from coupling.simulate.exact import (
     LIST_PROTOCOLS,
     PROTOCOLS,
     GapSplit,
@@ -20,8 +20,14 @@ from simulate.exact import (
     wmh_joint_law,
     worst_case_bound,
 )
-from simulate.montecarlo import ENGINES, EstimateResult, estimate, sample_pairs, wilson_interval
-from simulate.multidraft import (
+from coupling.simulate.montecarlo import (
+    ENGINES,
+    EstimateResult,
+    estimate,
+    sample_pairs,
+    wilson_interval,
+)
+from coupling.simulate.multidraft import (
     GLSColumns,
     GLSSample,
     ListMatching,
@@ -34,7 +40,7 @@ from simulate.multidraft import (
     list_matching_bound,
     list_matching_probability,
 )
-from simulate.protocols import (
+from coupling.simulate.protocols import (
     gumbel_sample,
     independent_sample,
     inverse_cdf_sample,
@@ -42,7 +48,7 @@ from simulate.protocols import (
     wmh_darts_sample,
     wmh_sample,
 )
-from simulate.randomness import DOMAINS, domain_tag, uniform
+from coupling.simulate.randomness import DOMAINS, domain_tag, uniform
 
 __all__ = [
     "DOMAINS",

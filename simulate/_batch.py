@@ -1,9 +1,9 @@
 """Rows of distributions for the one-party samplers, checked in one pass, and the test that
 dispatches by array type: numpy arrays go to the numba kernels, torch tensors to
-:mod:`simulate._torch` (imported by the callers only when they hold a tensor).
+:mod:`coupling.simulate._torch` (imported by the callers only when they hold a tensor).
 
-Validation stays :func:`simulate.validation.as_distribution`'s: the one-pass summary of a row
-(how many entries are NaN, infinite or negative, and its sum) only decides that a row is
+Validation stays :func:`coupling.simulate.validation.as_distribution`'s: the one-pass summary of a
+row (how many entries are NaN, infinite or negative, and its sum) only decides that a row is
 clearly fine; any other row goes through ``as_distribution``, which raises naming the problem
 (or accepts a sum that is merely close to its tolerance).
 """
@@ -11,9 +11,8 @@ clearly fine; any other row goes through ``as_distribution``, which raises namin
 import sys
 
 import numpy as np
-
-from simulate import _kernels
-from simulate.validation import SUM_TOLERANCE, as_distribution
+from coupling.simulate import _kernels
+from coupling.simulate.validation import SUM_TOLERANCE, as_distribution
 
 
 def is_tensor(x):

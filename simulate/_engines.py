@@ -5,16 +5,15 @@ counts are summed per chunk as integers.
 """
 
 import numpy as np
-from numba import njit, prange
-
-from simulate._hash import domain_base, key_state, stream_state, uniform_at
-from simulate._kernels import (
+from coupling.simulate._hash import domain_base, key_state, stream_state, uniform_at
+from coupling.simulate._kernels import (
     BLOCK,
     gumbel_race,
     inverse_cdf,
     wmh_darts,
     wmh_records_race,
 )
+from numba import njit, prange
 
 GUMBEL = 0
 WMH = 1

@@ -1,8 +1,8 @@
 """Numba kernels of the exact-marginal protocols: the digit comparison and one trial of each.
 
 No validation, no defaults. The specification of the digit comparison is in
-:mod:`simulate.digits` (whose pure-Python :func:`~simulate.digits.compare_digits` is the
-slow twin); the protocols' in :mod:`simulate.exact_marginal`.
+:mod:`coupling.simulate.digits` (whose pure-Python :func:`~coupling.simulate.digits.compare_digits`
+is the slow twin); the protocols' in :mod:`coupling.simulate.exact_marginal`.
 
 A number z in [0, 1] is held as ``(hi, lo, length, lead)``: z = M 2^g with the integer
 M = hi 2^64 + lo of ``length`` bits whose top bit is the binary digit at position ``lead``
@@ -13,10 +13,9 @@ float64 values a 105- or 106-bit M, which is why two words are needed.
 import math
 
 import numpy as np
+from coupling.simulate._hash import stream_state, uniform_at
+from coupling.simulate._kernels import inverse_cdf
 from numba import njit
-
-from simulate._hash import stream_state, uniform_at
-from simulate._kernels import inverse_cdf
 
 #: The finest digit position any compared number can have: a public uniform is a multiple of
 #: 2^-54 and a float64 in [0, 1] of 2^-1074, so every product lies in 2^-1128 Z.

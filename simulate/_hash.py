@@ -1,6 +1,6 @@
 """SplitMix64 mixing and the counter-based public uniform (numba kernels).
 
-The specification lives in :mod:`simulate.randomness`; these are its kernels.
+The specification lives in :mod:`coupling.simulate.randomness`; these are its kernels.
 """
 
 import numpy as np

@@ -5,9 +5,14 @@ two-party kernels merely share the per-item hash work between the parties.
 """
 
 import numpy as np
+from coupling.simulate._hash import (
+    TWO_M53,
+    uniform_at,
+    word_at,
+    word_to_coarse_gap,
+    word_to_uniform,
+)
 from numba import njit
-
-from simulate._hash import TWO_M53, uniform_at, word_at, word_to_coarse_gap, word_to_uniform
 
 BLOCK = 256  # items hashed per vectorised pass of the race
 # The race pre-filter skips item i only when 1 - u_i > best * w_i * (1 + PRUNE_MARGIN); since

@@ -1,12 +1,10 @@
 """Numba kernels of the list coupling (Gumbel-max list sampling). No validation, no defaults.
 
-The math and the public contract live in :mod:`simulate.multidraft`.
+The math and the public contract live in :mod:`coupling.simulate.multidraft`.
 """
 
 import numpy as np
-from numba import njit, prange
-
-from simulate._hash import (
+from coupling.simulate._hash import (
     GAMMA,
     domain_base,
     key_state,
@@ -16,7 +14,8 @@ from simulate._hash import (
     word_to_coarse_gap,
     word_to_uniform,
 )
-from simulate._kernels import BLOCK, PRUNE_MARGIN, _offer
+from coupling.simulate._kernels import BLOCK, PRUNE_MARGIN, _offer
+from numba import njit, prange
 
 # Slot k's clocks sit at index item + k * 2**32 of the race's stream. word_at(state, index)
 # mixes state + (index + 1) * GAMMA, so that is the stream whose state is moved on by

@@ -4,9 +4,8 @@ faithful drivers over flat keys (a few keys on the calling thread, many in paral
 from typing import NamedTuple
 
 import numpy as np
-
-from simulate import _engines, _kernels
-from simulate.randomness import domain_tag
+from coupling.simulate import _engines, _kernels
+from coupling.simulate.randomness import domain_tag
 
 PROTOCOL_CODES = {
     "gumbel": _engines.GUMBEL,
@@ -25,7 +24,8 @@ FAITHFUL_DOMAINS = {
 
 
 class FaithfulInputs(NamedTuple):
-    """What :func:`simulate._engines.faithful_trial` takes for one pair of distributions."""
+    """What :func:`coupling.simulate._engines.faithful_trial` takes for one pair of
+    distributions."""
 
     code: int
     rows: np.ndarray  # (k, n) float64
@@ -35,7 +35,7 @@ class FaithfulInputs(NamedTuple):
 
 
 class FastInputs(NamedTuple):
-    """What :func:`simulate._engines.fast_trial` takes for one pair of distributions."""
+    """What :func:`coupling.simulate._engines.fast_trial` takes for one pair of distributions."""
 
     code: int
     table: np.ndarray  # (n, k) float64, one row per item (see _engines.fast_trial)
@@ -83,7 +83,7 @@ def faithful_inputs(protocol, p, q):
 
 def faithful_pairs(protocol, p, q, seed, keys):
     """Both parties' outputs (a, b), int64 arrays, for flat uint64 ``keys``: the faithful
-    engine's one dispatch, shared by the samplers and :func:`simulate.sample_pairs`."""
+    engine's one dispatch, shared by the samplers and :func:`coupling.simulate.sample_pairs`."""
     inputs = faithful_inputs(protocol, p, q)
     out_a = np.empty(keys.size, np.int64)
     out_b = np.empty(keys.size, np.int64)

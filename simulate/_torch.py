@@ -1,9 +1,9 @@
 r"""The public randomness and the one-party samplers on torch tensors, on any device.
 
-Imported only when a sampler is handed a tensor (:mod:`simulate._batch`), so ``import
-simulate`` never needs torch. Same specification as :mod:`simulate.randomness`, same races as
-:mod:`simulate._kernels`, written as whole-tensor operations so nothing but integers (and one
-small validation read per call) crosses to the host:
+Imported only when a sampler is handed a tensor (:mod:`coupling.simulate._batch`), so ``import
+simulate`` never needs torch. Same specification as :mod:`coupling.simulate.randomness`, same races
+as :mod:`coupling.simulate._kernels`, written as whole-tensor operations so nothing but integers
+(and one small validation read per call) crosses to the host:
 
 * 64-bit words live in int64 tensors. Addition and multiplication wrap modulo :math:`2^{64}`
   in two's complement exactly as uint64 arithmetic does; a logical right shift is the
@@ -29,11 +29,10 @@ which is all DISD's drafter invariance needs: target, drafter and reference of o
 """
 
 import torch
-
-from simulate import _hash
-from simulate._batch import check_shapes, clearly_fine
-from simulate._kernels import RECORD_SHIFT
-from simulate.validation import as_distribution, as_key_array, as_seed
+from coupling.simulate import _hash
+from coupling.simulate._batch import check_shapes, clearly_fine
+from coupling.simulate._kernels import RECORD_SHIFT
+from coupling.simulate.validation import as_distribution, as_key_array, as_seed
 
 
 def _signed(x):
@@ -186,7 +185,7 @@ def checked_rows(p, seed, key, normalize):
 
 def solo_sample(protocol, p, seed, key, normalize, tags):
     """One party's samples for tensor input (``gumbel`` or ``wmh``, with the uint64 tags of
-    its domains): the torch twin of ``simulate.protocols._solo``."""
+    its domains): the torch twin of ``coupling.simulate.protocols._solo``."""
     seed, rows, keys = checked_rows(p, seed, key, normalize)
     flat = keys.reshape(-1)
     states = [key_states(seed, tag, flat) for tag in tags]

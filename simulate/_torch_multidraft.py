@@ -1,6 +1,7 @@
 """The list coupling's per-slot races on torch tensors, on any device: the twin of
-:func:`simulate._multidraft.gls_columns_serial`, with the uniforms of :mod:`simulate._torch`
-(bit for bit the numba kernels') and the same race per slot (first index on ties).
+:func:`coupling.simulate._multidraft.gls_columns_serial`, with the uniforms of
+:mod:`coupling.simulate._torch` (bit for bit the numba kernels') and the same race per slot (first
+index on ties).
 
 Slot k's clock for item i is the uniform at index ``i + k * 2**32``: the word mixes
 ``state + (i + 1 + k * 2**32) * GAMMA``, so slot k is the row's stream state moved on by
@@ -8,9 +9,8 @@ Slot k's clock for item i is the uniform at index ``i + k * 2**32``: the word mi
 """
 
 import torch
-
-from simulate import _multidraft
-from simulate._torch import (
+from coupling.simulate import _multidraft
+from coupling.simulate._torch import (
     CHUNK_ELEMENTS,
     TWO_M53,
     _item_steps,
@@ -43,7 +43,7 @@ def _slot_races(rows, states, k):
 
 
 def gls_columns(p, k, seed, key, normalize, tag):
-    """Tensor twin of :func:`simulate.multidraft.gls_columns`: (clock, item) of shape
+    """Tensor twin of :func:`coupling.simulate.multidraft.gls_columns`: (clock, item) of shape
     S + (K,) for keys of shape S (one distribution) or (R, K) for rows (R, V)."""
     seed, rows, keys = checked_rows(p, seed, key, normalize)
     states = key_states(seed, tag, keys.reshape(-1))

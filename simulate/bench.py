@@ -7,12 +7,11 @@ from typing import NamedTuple
 
 import numba
 import numpy as np
-
-from simulate.exact import gumbel_collision
-from simulate.families import dirichlet_pair, llm_softmax_pair, zipf_pair
-from simulate.montecarlo import estimate, sample_pairs
-from simulate.multidraft import gls_sample, list_matching
-from simulate.reference import gls_numpy, gumbel_collision_quadratic, gumbel_pairs_numpy
+from coupling.simulate.exact import gumbel_collision
+from coupling.simulate.families import dirichlet_pair, llm_softmax_pair, zipf_pair
+from coupling.simulate.montecarlo import estimate, sample_pairs
+from coupling.simulate.multidraft import gls_sample, list_matching
+from coupling.simulate.reference import gls_numpy, gumbel_collision_quadratic, gumbel_pairs_numpy
 
 __all__ = ["BenchRow", "run_benchmarks"]
 

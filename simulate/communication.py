@@ -15,7 +15,7 @@ P-dart when :math:`h_j \le p_{i_j}` and a Q-dart when :math:`h_j \le q_{i_j}`.
      region, under q but above p);
   3. otherwise (failure: no such dart up to N) the first Q-dart after N.
 
-Law (``relay_exact`` computes it; :mod:`proofs.communication` checks it exactly). With
+Law (``relay_exact`` computes it; :mod:`coupling.proofs.communication` checks it exactly). With
 :math:`D = d_{TV}(p, q)` and :math:`f = (1 + D)^{-(\text{extra} + 1)}`:
 
 .. math::
@@ -39,12 +39,11 @@ from fractions import Fraction
 from typing import NamedTuple
 
 import numpy as np
+from coupling.simulate._hash import stream_state
+from coupling.simulate._kernels import dart_at, first_dart_under
+from coupling.simulate.randomness import domain_tag
+from coupling.simulate.validation import as_count, as_distribution, as_key_array, as_pair, as_seed
 from numba import njit
-
-from simulate._hash import stream_state
-from simulate._kernels import dart_at, first_dart_under
-from simulate.randomness import domain_tag
-from simulate.validation import as_count, as_distribution, as_key_array, as_pair, as_seed
 
 __all__ = [
     "Message",

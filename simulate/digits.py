@@ -46,7 +46,7 @@ DigitComparison(less=True, position=3, digits=4, bits=8)
 from fractions import Fraction
 from typing import NamedTuple
 
-from simulate._exchange import HORIZON
+from coupling.simulate._exchange import HORIZON
 
 __all__ = [
     "COMPARISON_OVERHEAD",

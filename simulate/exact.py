@@ -10,16 +10,16 @@ With :math:`m_i = \min(p_i, q_i)`, :math:`M_i = \max(p_i, q_i)` and
 * Optimal coupling :math:`1 - D`; independent sampling :math:`\sum_i p_i q_i`.
 * Bounds: :math:`\sum_i m_i / (m_i + \sum_j M_j - M_i)` (Gumbel) and
   :math:`(1 - D)/(1 + D)` (worst case over pairs at distance D).
-* The list coupling with K drafts (``"gls"``, :mod:`simulate.multidraft`): Pr[target's item in
-  the list], by :func:`simulate.multidraft.list_matching` (per item: its ``by_item``).
+* The list coupling with K drafts (``"gls"``, :mod:`coupling.simulate.multidraft`): Pr[target's item
+in
+  the list], by :func:`coupling.simulate.multidraft.list_matching` (per item: its ``by_item``).
 """
 
 from typing import NamedTuple
 
 import numpy as np
-
-from simulate.multidraft import list_matching
-from simulate.validation import as_choice, as_pair, as_real
+from coupling.simulate.multidraft import list_matching
+from coupling.simulate.validation import as_choice, as_pair, as_real
 
 __all__ = [
     "LIST_PROTOCOLS",
@@ -163,7 +163,7 @@ def worst_case_bound(D):
 def per_item_collision(p, q, protocol, *, normalize=False, drafts=None):
     """Pr[a = b = i] for every item i under ``protocol`` in ``PROTOCOLS``, an (n,) array; for
     ``"gls"`` (``drafts`` = K, required there and refused elsewhere) Pr[the target's item is i
-    and i is in the list], :func:`simulate.multidraft.list_matching`'s ``by_item``.
+    and i is in the list], :func:`coupling.simulate.multidraft.list_matching`'s ``by_item``.
 
     * ``gumbel``: :math:`G_i = p_i q_i / \\sum_j \\max(p_i q_j, p_j q_i)` (0 unless
       :math:`p_i q_i > 0`), in O(n log n) as in :func:`gumbel_collision`;

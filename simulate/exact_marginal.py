@@ -2,12 +2,12 @@ r"""Coupling with communication and exact marginals on both sides: two protocols
 
 Both are functions of each party's own distribution, the public randomness and the messages;
 ``key`` indexes independent runs. Facts below are derived in the docstrings and certified by
-:mod:`proofs.communication` (claim 6).
+:mod:`coupling.proofs.communication` (claim 6).
 
 **Interactive** (:func:`interactive_sample`): speculative sampling carried out between the
 parties. Alice draws :math:`a \sim P` from her public stream and sends a in
 :math:`\lceil\log_2 n\rceil` bits (fixed length). For a public uniform U, Bob keeps b = a iff
-:math:`U p_a < q_a`, decided by the digit exchange of :mod:`simulate.digits` (Alice holds
+:math:`U p_a < q_a`, decided by the digit exchange of :mod:`coupling.simulate.digits` (Alice holds
 :math:`U p_a`, Bob :math:`q_a`). Otherwise Bob proposes :math:`c \sim Q` from his own public
 stream, sends c (:math:`\lceil\log_2 n\rceil` bits), and takes it iff :math:`p_c < V q_c` for
 a fresh public uniform V (digit exchange again, Bob holding :math:`V q_c`); he repeats until
@@ -22,8 +22,8 @@ probability D and b is then distributed as :math:`(q - p)_+ / D`. Hence
 (a rejected a has :math:`q_a < p_a`, every residual c has :math:`q_c > p_c`). By Wald's
 identity the expected bits are :math:`L + \sum_a p_a C(a) + [D > 0](L + \sum_c q_c C'(c))`
 with :math:`L = \lceil\log_2 n\rceil` and C, C' the expected costs of the two exchanges
-(:func:`simulate.digits.comparison_law`), each at most :math:`\log_2(1/w) + 8` for the
-uniform side's scale w (:data:`simulate.digits.COMPARISON_OVERHEAD`), so
+(:func:`coupling.simulate.digits.comparison_law`), each at most :math:`\log_2(1/w) + 8` for the
+uniform side's scale w (:data:`coupling.simulate.digits.COMPARISON_OVERHEAD`), so
 
 .. math::
 
@@ -54,11 +54,10 @@ from fractions import Fraction
 from typing import NamedTuple
 
 import numpy as np
-
-from simulate._exchange import interactive_pairs, quantized_pairs
-from simulate.digits import COMPARISON_OVERHEAD, as_dyadic, comparison_law
-from simulate.randomness import domain_tag
-from simulate.validation import as_count, as_key_array, as_pair, as_seed
+from coupling.simulate._exchange import interactive_pairs, quantized_pairs
+from coupling.simulate.digits import COMPARISON_OVERHEAD, as_dyadic, comparison_law
+from coupling.simulate.randomness import domain_tag
+from coupling.simulate.validation import as_count, as_key_array, as_pair, as_seed
 
 __all__ = [
     "INTERACTIVE_DOMAINS",

@@ -1,8 +1,8 @@
 """Arithmetic objectives typed by a user, parsed with ``ast`` and evaluated by a whitelisting
 walker: user text is data, never code, so nothing here reaches ``eval`` or ``exec``.
 
-The grammar: real number literals; the names of :func:`simulate.search.pair_values` (the exact
-quantities of a pair); ``+ - * / **`` and unary minus or plus; the comparisons
+The grammar: real number literals; the names of :func:`coupling.simulate.search.pair_values` (the
+exact quantities of a pair); ``+ - * / **`` and unary minus or plus; the comparisons
 ``< <= > >= == !=`` (1.0 when true, else 0.0; chains allowed); and calls of the functions in
 :data:`FUNCTIONS` with positional arguments. Every other construct (attribute access,
 subscripts, lambdas, comprehensions, strings, keyword arguments, walrus, unknown names) is

@@ -15,10 +15,9 @@ from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
+from coupling.simulate.exact import tv_distance
+from coupling.simulate.validation import as_choice, as_count, as_distribution, as_pair, as_real
 from scipy.special import softmax
-
-from simulate.exact import tv_distance
-from simulate.validation import as_choice, as_count, as_distribution, as_pair, as_real
 
 __all__ = [
     "FAMILIES",

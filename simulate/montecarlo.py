@@ -11,9 +11,9 @@ Both are bit-for-bit reproducible for any number of threads and any chunking. Th
 pieces of about ``PIECE_SECONDS`` each, so progress is reported and Ctrl-C (KeyboardInterrupt)
 is seen between pieces however many trials are asked for.
 
-``protocol="gls"`` (the list coupling with ``drafts`` = K drafts, :mod:`simulate.multidraft`)
-counts the trials whose target item is in the list: faithful runs the K races, fast draws
-(target's item, match) from the coupling's law.
+``protocol="gls"`` (the list coupling with ``drafts`` = K drafts,
+:mod:`coupling.simulate.multidraft`) counts the trials whose target item is in the list: faithful
+runs the K races, fast draws (target's item, match) from the coupling's law.
 """
 
 import math
@@ -22,19 +22,17 @@ from typing import NamedTuple
 
 import numba
 import numpy as np
-from scipy.stats import norm
-
-from simulate import _engines
-from simulate._prepare import (
+from coupling.simulate import _engines
+from coupling.simulate._prepare import (
     FAITHFUL_CHUNK,
     FAITHFUL_DOMAINS,
     faithful_inputs,
     faithful_pairs,
     fast_inputs,
 )
-from simulate.exact import LIST_PROTOCOLS, PROTOCOLS, _check_drafts
-from simulate.multidraft import _as_k, _match_count, _match_pairs
-from simulate.validation import (
+from coupling.simulate.exact import LIST_PROTOCOLS, PROTOCOLS, _check_drafts
+from coupling.simulate.multidraft import _as_k, _match_count, _match_pairs
+from coupling.simulate.validation import (
     as_choice,
     as_count,
     as_key_array,
@@ -42,6 +40,7 @@ from simulate.validation import (
     as_real,
     as_seed,
 )
+from scipy.stats import norm
 
 __all__ = [
     "ENGINES",
@@ -182,8 +181,8 @@ def estimate(
     protocol : {"gumbel", "wmh", "wmh-darts", "optimal", "independent"}
         ``"wmh"`` runs the per-column record process, ``"wmh-darts"`` the literal dart stream
         (same law; under the fast engine both draw from it by the first useful dart).
-        ``"gls"``: the list coupling with ``drafts`` drafts (:mod:`simulate.multidraft`); a hit
-        is the target's item being in the list.
+        ``"gls"``: the list coupling with ``drafts`` drafts (:mod:`coupling.simulate.multidraft`); a
+        hit is the target's item being in the list.
     trials : int
         At most ``KEY_SPACE - key``, the keys the engines address.
     seed : int

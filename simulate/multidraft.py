@@ -13,7 +13,7 @@ randomness alone. K = 1 is the Gumbel coupling, draw for draw.
 
 **Public randomness.** :math:`S_i^{(k)} = -\ln u(\text{seed}, \texttt{"gumbel"}, \text{key},
 i + k \cdot 2^{32})` (:data:`SLOT_STRIDE`): slot 0 is exactly the noise of
-:func:`simulate.protocols.gumbel_sample`, so DISD is the case K = 1, and slot k is the same
+:func:`coupling.simulate.protocols.gumbel_sample`, so DISD is the case K = 1, and slot k is the same
 counter-based stream further on (items below :math:`2^{32}`). Ties go to the lowest item.
 
 **Exact value** (derived in the project's note ``MULTIDRAFT.md``, section 3). With
@@ -35,13 +35,12 @@ import math
 from typing import NamedTuple
 
 import numpy as np
-
-from simulate import _multidraft
-from simulate._batch import as_rows, is_tensor
-from simulate._kernels import TWO_31, build_alias
-from simulate._prepare import _aligned_rows, _heaviest
-from simulate.randomness import domain_tag
-from simulate.validation import as_count, as_distribution, as_key_array, as_pair, as_seed
+from coupling.simulate import _multidraft
+from coupling.simulate._batch import as_rows, is_tensor
+from coupling.simulate._kernels import TWO_31, build_alias
+from coupling.simulate._prepare import _aligned_rows, _heaviest
+from coupling.simulate.randomness import domain_tag
+from coupling.simulate.validation import as_count, as_distribution, as_key_array, as_pair, as_seed
 
 __all__ = [
     "SLOT_STRIDE",
@@ -212,7 +211,7 @@ def gls_columns(p, k, *, seed, key, normalize=False):
     p : array_like or torch.Tensor, shape (V,) or (R, V)
         One distribution with keys of any shape S, or R rows with one key each (S = (R,)).
         A torch tensor is raced on its device (the uniforms are bit for bit the numba
-        kernels'; near-ties aside, see :mod:`simulate._torch`) and tensors come back.
+        kernels'; near-ties aside, see :mod:`coupling.simulate._torch`) and tensors come back.
     k : int
         Number of slots K.
     seed, key
@@ -231,7 +230,7 @@ def gls_columns(p, k, *, seed, key, normalize=False):
     [True, True, True]
     """
     if is_tensor(p):
-        from simulate import _torch_multidraft  # only callers holding tensors need torch
+        from coupling.simulate import _torch_multidraft  # only callers holding tensors need torch
 
         k = _as_k(k, p.shape[-1])
         tag = domain_tag(CLOCK_DOMAIN)

@@ -1,7 +1,7 @@
 r"""Communication-free coupling protocols, one party at a time.
 
 Each sampler is a function of one distribution and the public randomness
-(:func:`simulate.randomness.uniform` with the protocol's domains): the item a party outputs
+(:func:`coupling.simulate.randomness.uniform` with the protocol's domains): the item a party outputs
 never depends on the other party's distribution. ``key`` is a trial number or a token
 position; pass an array of keys for many independent draws at once.
 
@@ -13,17 +13,16 @@ position; pass an array of keys for many independent draws at once.
 
 The one-party samplers take one distribution (V,) with keys of any shape, or rows (R, V) with
 one key per row (a verify block of a decoder), and dispatch by array type: numpy input runs
-the numba kernels on the host, a torch tensor runs :mod:`simulate._torch` on its device and
+the numba kernels on the host, a torch tensor runs :mod:`coupling.simulate._torch` on its device and
 returns a tensor there. Both backends implement the same public randomness bit for bit.
 """
 
 import numpy as np
-
-from simulate import _kernels
-from simulate._batch import as_rows, is_tensor
-from simulate._prepare import FAITHFUL_DOMAINS, faithful_pairs, solo_draws
-from simulate.randomness import domain_tag
-from simulate.validation import as_distribution, as_key_array, as_pair, as_seed
+from coupling.simulate import _kernels
+from coupling.simulate._batch import as_rows, is_tensor
+from coupling.simulate._prepare import FAITHFUL_DOMAINS, faithful_pairs, solo_draws
+from coupling.simulate.randomness import domain_tag
+from coupling.simulate.validation import as_distribution, as_key_array, as_pair, as_seed
 
 __all__ = [
     "gumbel_sample",
@@ -38,7 +37,7 @@ __all__ = [
 def _solo(protocol, p, seed, key, normalize):
     """One party's samples, by array type: numba on numpy arrays, torch on tensors."""
     if is_tensor(p):
-        from simulate import _torch  # only callers holding tensors need torch
+        from coupling.simulate import _torch  # only callers holding tensors need torch
 
         if protocol == "wmh-darts":
             raise TypeError("wmh_darts_sample has no torch backend; pass a numpy array")
@@ -67,9 +66,9 @@ def gumbel_sample(p, *, seed, key, normalize=False):
 
     Ties break to the lowest index; items with :math:`p_i = 0` never win. On numpy input the
     numba race runs (a pre-filter skips items that provably cannot win); on a torch tensor
-    the whole row is raced on its device (:mod:`simulate._torch`), with uniforms bit for bit
-    the same and, for float64 input, the same item wherever the device's ``log`` rounds the
-    two leading candidates like the host's (module notes of :mod:`simulate._torch`).
+    the whole row is raced on its device (:mod:`coupling.simulate._torch`), with uniforms bit for
+    bit the same and, for float64 input, the same item wherever the device's ``log`` rounds the
+    two leading candidates like the host's (module notes of :mod:`coupling.simulate._torch`).
 
     Parameters
     ----------
@@ -164,7 +163,7 @@ def inverse_cdf_sample(p, u):
     2
     """
     if is_tensor(p):
-        from simulate import _torch
+        from coupling.simulate import _torch
 
         return _torch.inverse_cdf_sample(p, u)
     as_distribution(p, normalize=True)  # validation only: the draw is scale-free

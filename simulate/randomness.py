@@ -23,7 +23,7 @@ never share a stream unless they name the same domain, which is how two parties 
 
 Examples
 --------
->>> from simulate.randomness import uniform
+>>> from coupling.simulate.randomness import uniform
 >>> uniform(seed=0, key=0, index=0, domain="gumbel")  # doctest: +ELLIPSIS
 0...
 """
@@ -32,10 +32,9 @@ import hashlib
 from functools import cache
 
 import numpy as np
-
-from simulate import _hash
-from simulate._batch import is_tensor
-from simulate.validation import as_key_array, as_seed
+from coupling.simulate import _hash
+from coupling.simulate._batch import is_tensor
+from coupling.simulate.validation import as_key_array, as_seed
 
 __all__ = ["DOMAINS", "domain_tag", "uniform"]
 
@@ -81,7 +80,7 @@ def domain_tag(domain):
     if domain not in DOMAINS:
         raise ValueError(
             f"unregistered public-randomness domain {domain!r}; register it in "
-            "simulate.randomness.DOMAINS (known: " + ", ".join(DOMAINS) + ")"
+            "coupling.simulate.randomness.DOMAINS (known: " + ", ".join(DOMAINS) + ")"
         )
     digest = hashlib.blake2b(domain.encode("utf-8"), digest_size=8).digest()
     return np.uint64(int.from_bytes(digest, "little"))
@@ -101,7 +100,7 @@ def uniform(*, seed, key, index, domain):
     -------
     float, or ndarray of float64 of the broadcast shape of ``key`` and ``index`` when either is
     an array; strictly in (0, 1). When ``key`` or ``index`` is an integer torch tensor, a
-    float64 tensor on its device, bit for bit the same values (:mod:`simulate._torch`).
+    float64 tensor on its device, bit for bit the same values (:mod:`coupling.simulate._torch`).
 
     Examples
     --------
@@ -109,7 +108,7 @@ def uniform(*, seed, key, index, domain):
     [0.0651, 0.0321]
     """
     if is_tensor(key) or is_tensor(index):
-        from simulate import _torch  # only callers holding tensors need torch
+        from coupling.simulate import _torch  # only callers holding tensors need torch
 
         return _torch.uniform(seed, domain_tag(domain), key, index)
     s = as_seed(seed)

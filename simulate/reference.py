@@ -7,10 +7,9 @@ They follow the written specification, not the kernels: the hash in numpy uint64
 import math
 
 import numpy as np
+from coupling.simulate.randomness import domain_tag
+from coupling.simulate.validation import as_distribution, as_key_array, as_pair, as_seed
 from scipy import integrate
-
-from simulate.randomness import domain_tag
-from simulate.validation import as_distribution, as_key_array, as_pair, as_seed
 
 __all__ = [
     "gls_numpy",
@@ -35,7 +34,7 @@ def _mix(z):
 
 
 def uniform_numpy(*, seed, key, index, domain):
-    """:func:`simulate.randomness.uniform`, computed with numpy arrays only."""
+    """:func:`coupling.simulate.randomness.uniform`, computed with numpy arrays only."""
     seed = np.asarray(as_seed(seed), dtype=np.uint64)
     keys, idx = np.broadcast_arrays(as_key_array(key, "key"), as_key_array(index, "index"))
     with np.errstate(over="ignore"):

@@ -11,10 +11,7 @@ optimum is re-checked with the O(n^2) formula and by Monte Carlo.
 from typing import NamedTuple
 
 import numpy as np
-from scipy.optimize import differential_evolution, minimize
-from scipy.special import softmax
-
-from simulate.exact import (
+from coupling.simulate.exact import (
     gumbel_collision,
     gumbel_lower_bound,
     independent_collision,
@@ -22,10 +19,12 @@ from simulate.exact import (
     wmh_collision,
     worst_case_bound,
 )
-from simulate.expression import compile_expression
-from simulate.montecarlo import estimate, run_memory, z_score
-from simulate.reference import gumbel_collision_quadratic
-from simulate.validation import as_count, as_real, check_memory
+from coupling.simulate.expression import compile_expression
+from coupling.simulate.montecarlo import estimate, run_memory, z_score
+from coupling.simulate.reference import gumbel_collision_quadratic
+from coupling.simulate.validation import as_count, as_real, check_memory
+from scipy.optimize import differential_evolution, minimize
+from scipy.special import softmax
 
 __all__ = [
     "OBJECTIVES",
@@ -103,7 +102,7 @@ VALUE_NAMES = ("D", "gumbel", "wmh", "optimal", "worst_case", "lower_bound", "in
 def compile_objective(objective):
     """``(f, sense, name)`` for an objective of :func:`search`: ``f(p, q)`` its value, sense
     ``"min"`` or ``"max"``. Raises a one-line ValueError (TypeError) for an unknown name or an
-    expression outside :mod:`simulate.expression`'s grammar, before any work."""
+    expression outside :mod:`coupling.simulate.expression`'s grammar, before any work."""
     if callable(objective):
         return objective, "min", getattr(objective, "__name__", "callable")
     if not isinstance(objective, str):
@@ -124,7 +123,7 @@ def search_memory(n, popsize=15):
     """Bytes a :func:`search` over n-item pairs needs at its peak: differential evolution keeps
     ``POPULATION_COPIES`` populations of ``popsize * 2n`` points in 2n dimensions, 8 bytes a
     coordinate, so the need grows as n**2; plus ``SEARCH_OVERHEAD`` and the re-check's
-    :func:`simulate.montecarlo.run_memory`."""
+    :func:`coupling.simulate.montecarlo.run_memory`."""
     n = as_count(n, "n")
     popsize = as_count(popsize, "popsize")
     return POPULATION_COPIES * 8 * popsize * (2 * n) ** 2 + run_memory(n) + SEARCH_OVERHEAD
@@ -134,7 +133,7 @@ def search(objective, n, *, seed, D=None, maxiter=200, popsize=15, local_starts=
     """Search n-item pairs for the best value of ``objective``.
 
     ``objective`` is a name in ``OBJECTIVES``, an arithmetic expression over the names of
-    :func:`pair_values` (see :mod:`simulate.expression` for the grammar; prefix ``max:`` to
+    :func:`pair_values` (see :mod:`coupling.simulate.expression` for the grammar; prefix ``max:`` to
     maximise), or a callable ``f(p, q) -> float`` to minimise. Every argument is checked, and
     the memory the search needs (:func:`search_memory`) against what the machine has, before
     any work.

@@ -22,11 +22,15 @@ from pathlib import Path
 
 import numba
 import numpy as np
-
-from simulate.exact import PROTOCOLS, collision_probability, gumbel_lower_bound, worst_case_bound
-from simulate.families import FAMILIES, check_params, make_pair
-from simulate.montecarlo import ENGINES, KEY_SPACE, estimate
-from simulate.validation import as_choice, as_count
+from coupling.simulate.exact import (
+    PROTOCOLS,
+    collision_probability,
+    gumbel_lower_bound,
+    worst_case_bound,
+)
+from coupling.simulate.families import FAMILIES, check_params, make_pair
+from coupling.simulate.montecarlo import ENGINES, KEY_SPACE, estimate
+from coupling.simulate.validation import as_choice, as_count
 
 __all__ = [
     "StoreMismatch",
@@ -53,7 +57,7 @@ class SweepSpec:
 
     Every field is checked when the spec is made, exactly (``n = 10.7``, ``replicates = "3"``
     or a negative seed are errors, never rounded or parsed), and so is every parameter value
-    against its family (:func:`simulate.families.check_params`), so a bad grid is refused
+    against its family (:func:`coupling.simulate.families.check_params`), so a bad grid is refused
     before any cell runs. Blocks are stored normalised: every value a list.
     """
 

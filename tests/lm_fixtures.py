@@ -80,7 +80,7 @@ def word_tokenizer(vocab=VOCAB):
 def save_model(model, directory):
     """Save ``model`` with the word tokenizer of its vocabulary, as a directory ``load_model``
     reads like any HF model; returns the directory as a str."""
-    from paper_repro.model import quiet_transformers
+    from coupling.paper_repro.model import quiet_transformers
 
     with quiet_transformers():
         model.save_pretrained(directory)

@@ -7,23 +7,22 @@ import itertools
 
 import numpy as np
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
-from lm_fixtures import one_torch_thread, tiny_llama, torch
-
-from paper_repro.block_efficiency import (
+from coupling.paper_repro.block_efficiency import (
     acceptance_rates,
     acceptance_rates_path,
     expected_block_efficiency,
     replay,
     speedup,
 )
-from paper_repro.decoders import disd, standard_sd
-from paper_repro.drafters import ModelDrafter
-from paper_repro.lm import CachedLM
-from paper_repro.sampling import SamplingConfig
-from paper_repro.speculative import JP_EVERY, score_paths
-from simulate import exact
+from coupling.paper_repro.decoders import disd, standard_sd
+from coupling.paper_repro.drafters import ModelDrafter
+from coupling.paper_repro.lm import CachedLM
+from coupling.paper_repro.sampling import SamplingConfig
+from coupling.paper_repro.speculative import JP_EVERY, score_paths
+from coupling.simulate import exact
+from hypothesis import given
+from hypothesis import strategies as st
+from lm_fixtures import one_torch_thread, tiny_llama, torch
 
 pytestmark = pytest.mark.usefixtures(one_torch_thread.__name__)
 
@@ -63,7 +62,7 @@ class _Const:
 
 @given(st.lists(st.booleans(), min_size=1, max_size=30), st.integers(1, 9))
 def test_replay_equals_the_decoder_loop(flags, gamma):
-    from paper_repro.decoders import decode
+    from coupling.paper_repro.decoders import decode
 
     real = decode(_Const(), _Const(), _FlagRule(flags), [0], gamma=gamma,
                   max_new_tokens=len(flags), sampling=SamplingConfig())  # fmt: skip

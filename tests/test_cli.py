@@ -3,10 +3,10 @@
 import json
 
 import pytest
+from coupling.simulate import collision_probability, estimate
+from coupling.simulate.families import make_pair
 
 from coupling.cli import main
-from simulate import collision_probability, estimate
-from simulate.families import make_pair
 
 
 def test_simulate_json(capsys):

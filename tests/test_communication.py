@@ -5,11 +5,9 @@ from itertools import pairwise
 
 import numpy as np
 import pytest
-from scipy import stats
-
-from proofs.communication_laws import relay_law_dp
-from simulate import wmh_darts_sample
-from simulate.communication import (
+from coupling.proofs.communication_laws import relay_law_dp
+from coupling.simulate import wmh_darts_sample
+from coupling.simulate.communication import (
     Message,
     alice_message,
     bob_decode,
@@ -17,6 +15,7 @@ from simulate.communication import (
     relay_exact,
     relay_pairs,
 )
+from scipy import stats
 
 P = np.array([0.5, 0.0, 0.2, 0.25, 0.05])
 Q = np.array([0.1, 0.3, 0.2, 0.0, 0.4])

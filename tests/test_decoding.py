@@ -4,14 +4,20 @@ rule runs on both sampling backends: numba on host arrays and torch on the tenso
 
 import numpy as np
 import pytest
+from coupling.paper_repro.decoders import (
+    DisdRule,
+    StandardRule,
+    autoregressive,
+    decode,
+    disd,
+    standard_sd,
+)
+from coupling.paper_repro.drafters import ModelDrafter
+from coupling.paper_repro.exits import build_early_exit, new_adapter
+from coupling.paper_repro.lm import CachedLM
+from coupling.paper_repro.sampling import SamplingConfig
 from lm_fixtures import VOCAB, tiny_llama, torch
 from scipy import stats
-
-from paper_repro.decoders import DisdRule, StandardRule, autoregressive, decode, disd, standard_sd
-from paper_repro.drafters import ModelDrafter
-from paper_repro.exits import build_early_exit, new_adapter
-from paper_repro.lm import CachedLM
-from paper_repro.sampling import SamplingConfig
 
 PROMPT = [3, 1, 4, 1, 5]
 BACKENDS = ("numba", "torch")

@@ -5,16 +5,15 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
-
-from simulate import _exchange
-from simulate.digits import (
+from coupling.simulate import _exchange
+from coupling.simulate.digits import (
     COMPARISON_OVERHEAD,
     HORIZON,
     compare_digits,
     comparison_law,
 )
+from hypothesis import given
+from hypothesis import strategies as st
 
 # Dyadic rationals of [0, 1]: floats of every scale (subnormals included) and short Fractions.
 unit_floats = st.one_of(

@@ -4,15 +4,19 @@ direct formula; the list coupling's row against J_P and the lemma."""
 
 import numpy as np
 import pytest
+from coupling.paper_repro.coupling_stats import TOP_ITEMS, list_row, position_row
+from coupling.paper_repro.drafters import (
+    DEFAULT_DRAFTERS,
+    DRAFTERS,
+    check_drafter_name,
+    make_drafter,
+)
+from coupling.paper_repro.model import LoadedModel
+from coupling.paper_repro.quantize import int8_dynamic, quantize_dequantize, quantize_weights
+from coupling.simulate import exact
 from hypothesis import given
 from hypothesis import strategies as st
 from lm_fixtures import one_torch_thread, tiny_llama, torch
-
-from paper_repro.coupling_stats import TOP_ITEMS, list_row, position_row
-from paper_repro.drafters import DEFAULT_DRAFTERS, DRAFTERS, check_drafter_name, make_drafter
-from paper_repro.model import LoadedModel
-from paper_repro.quantize import int8_dynamic, quantize_dequantize, quantize_weights
-from simulate import exact
 
 pytestmark = pytest.mark.usefixtures(one_torch_thread.__name__)
 
@@ -138,11 +142,10 @@ def test_list_row_starts_at_the_gumbel_value_and_grows_with_the_drafts(n, seed):
 def test_measured_tv_is_cached_by_target_and_definition(tmp_path, monkeypatch):
     """Measured once (the drafters' D_TV along the target's own samples), read back without
     loading anything, and measured again when a drafter's definition changes."""
+    import coupling.paper_repro.drafter_tv as dtv
+    from coupling.paper_repro.drafters import DrafterSpec
+    from coupling.paper_repro.model import load_model
     from lm_fixtures import save_model, tiny_gemma2
-
-    import paper_repro.drafter_tv as dtv
-    from paper_repro.drafters import DrafterSpec
-    from paper_repro.model import load_model
 
     target = save_model(tiny_gemma2(0, scale=20.0), tmp_path / "t")
     cache = tmp_path / "tv.json"

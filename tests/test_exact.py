@@ -5,12 +5,8 @@ from itertools import permutations
 
 import numpy as np
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
-from strategies import distribution_pairs
-
-from proofs.exact_rational import gumbel_rational
-from simulate import (
+from coupling.proofs.exact_rational import gumbel_rational
+from coupling.simulate import (
     collision_probability,
     gumbel_collision,
     gumbel_lower_bound,
@@ -21,8 +17,11 @@ from simulate import (
     wmh_joint_law,
     worst_case_bound,
 )
-from simulate.families import kset_pair
-from simulate.reference import gumbel_collision_quadratic
+from coupling.simulate.families import kset_pair
+from coupling.simulate.reference import gumbel_collision_quadratic
+from hypothesis import given
+from hypothesis import strategies as st
+from strategies import distribution_pairs
 
 # Floating-point slack for comparisons of quantities that are mathematically ordered or equal.
 TOL = 1e-10

@@ -5,14 +5,10 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
-from scipy import stats
-from strategies import distribution_pairs
-
-from proofs._core import grid_distributions
-from proofs.communication_laws import interactive_law_rules, marginals, quantized_law_rules
-from simulate.digits import compare_digits
-from simulate.exact_marginal import (
+from coupling.proofs._core import grid_distributions
+from coupling.proofs.communication_laws import interactive_law_rules, marginals, quantized_law_rules
+from coupling.simulate.digits import compare_digits
+from coupling.simulate.exact_marginal import (
     INTERACTIVE_DOMAINS,
     QUANTIZED_DOMAINS,
     index_bits,
@@ -22,7 +18,10 @@ from simulate.exact_marginal import (
     quantized_exact,
     quantized_sample,
 )
-from simulate.randomness import DOMAINS, uniform
+from coupling.simulate.randomness import DOMAINS, uniform
+from hypothesis import given, settings
+from scipy import stats
+from strategies import distribution_pairs
 
 TRIALS = 20_000
 Z = 5.0  # standard errors
@@ -145,7 +144,7 @@ def test_quantized_marginals_agreement_and_bits(name, k):
 
 
 def test_at_n_1000():
-    from simulate.families import make_pair
+    from coupling.simulate.families import make_pair
 
     pair = make_pair("llm-softmax", 1000, seed=4)
     law = interactive_exact(pair.p, pair.q)

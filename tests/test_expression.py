@@ -5,10 +5,10 @@ import math
 
 import numpy as np
 import pytest
+from coupling.simulate.expression import MAX_LENGTH, compile_expression
+from coupling.simulate.search import VALUE_NAMES, compile_objective, pair_values
 
 from coupling.cli import main
-from simulate.expression import MAX_LENGTH, compile_expression
-from simulate.search import VALUE_NAMES, compile_objective, pair_values
 
 ESCAPES = {
     "lambda": "(lambda n=np: n.__dict__['__builtins__']['__import__']('os').system('x'))() * 0",

@@ -2,9 +2,8 @@
 
 import numpy as np
 import pytest
-
-from simulate import tv_distance
-from simulate.families import (
+from coupling.simulate import tv_distance
+from coupling.simulate.families import (
     FAMILIES,
     _transpose,
     check_params,

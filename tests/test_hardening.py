@@ -18,11 +18,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from coupling.simulate.families import make_pair
 
-import simulate
-import simulate.validation
+from coupling import simulate
 from coupling.cli import main
-from simulate.families import make_pair
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY_SWEEP = ["--family", "dirichlet", "--n", "20", "--replicates", "3", "--trials", "1000",
@@ -68,7 +67,7 @@ def test_simulate_z_uses_the_error_at_the_exact_value(capsys):
     """--n 10 --trials 3: no Gumbel trial collides, so the estimate's own SE is 0; the old
     code printed z = +0.00 for an estimate of 0 against an exact 0.52."""
     argv = ["simulate", "--n", "10", "--trials", "3", "--protocols", "gumbel,wmh", "--json"]
-    from simulate.montecarlo import z_score
+    from coupling.simulate.montecarlo import z_score
 
     assert main(argv) == 0
     out = json.loads(capsys.readouterr().out)
@@ -181,7 +180,7 @@ def test_memory_is_checked_before_any_allocation(capsys, monkeypatch):
     assert "EiB" in err
     # what the machine has, made small: n = 10**9 (the issue's case) and 10**7
     monkeypatch.setattr(simulate.validation, "available_memory", lambda: 2**30)
-    monkeypatch.setattr("simulate.families.make_pair", _never)
+    monkeypatch.setattr("coupling.simulate.families.make_pair", _never)
     refused(capsys, ["simulate", "--n", str(10**9)], "372.5 GiB")
     refused(capsys, ["simulate", "--n", str(10**7)], "1.0 GiB available")
 
@@ -339,7 +338,7 @@ def test_full_disk_keeps_the_store_intact(tmp_path, capsys, monkeypatch):
 
 
 def test_region_is_checked_before_the_search(tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr("simulate.search.search", _never)
+    monkeypatch.setattr("coupling.simulate.search.search", _never)
     refused(capsys, ["search", "--region", "-2", "--out", str(tmp_path / "o")],
             "--region must be >= 0, got -2")  # fmt: skip
     refused(capsys, ["search", "--target-d", "1.5", "--out", str(tmp_path / "o")], "--target-d")
@@ -446,8 +445,8 @@ def test_float32_softmax_npz_is_accepted(tmp_path, capsys):
 
 
 def test_files_honour_the_umask(tmp_path):
-    from figures.bounds import subplots
-    from outputs import atomic_write_text, save_figure
+    from coupling.figures.bounds import subplots
+    from coupling.outputs import atomic_write_text, save_figure
 
     old = os.umask(0o022)
     try:
@@ -484,12 +483,12 @@ def test_sweep_resumed_with_another_spec_is_refused(tmp_path, capsys):
 
 
 def _no_model(monkeypatch):
-    import paper_repro.model
+    from coupling.paper_repro import model as lm_model
 
     def load_model(*args, **kwargs):
         raise AssertionError("the model was loaded before the input was checked")
 
-    monkeypatch.setattr(paper_repro.model, "load_model", load_model)
+    monkeypatch.setattr(lm_model, "load_model", load_model)
 
 
 @pytest.mark.parametrize(
@@ -526,17 +525,17 @@ def test_distill_depth_beyond_the_target_is_refused_before_training(tmp_path, ca
     as soon as the target's layer count is known (its config, right after the load)."""
     from types import SimpleNamespace
 
-    import paper_repro.distill
-    import paper_repro.model
+    from coupling.paper_repro import distill
+    from coupling.paper_repro import model as lm_model
 
     config = SimpleNamespace(num_hidden_layers=30)
     fake = SimpleNamespace(model=SimpleNamespace(config=config), seconds=0.0)
-    monkeypatch.setattr(paper_repro.model, "load_model", lambda *a, **k: fake)
+    monkeypatch.setattr(lm_model, "load_model", lambda *a, **k: fake)
 
     def train(*args, **kwargs):
         raise AssertionError("training started")
 
-    monkeypatch.setattr(paper_repro.distill, "train_adapters", train)
+    monkeypatch.setattr(distill, "train_adapters", train)
     refused(capsys, ["distill", "--depths", "8,99", "--out", str(tmp_path / "a")],
             "depths [99] out of range: the target has 30 layers")  # fmt: skip
 

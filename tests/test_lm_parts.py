@@ -2,12 +2,11 @@
 
 import numpy as np
 import pytest
+from coupling.paper_repro.distill import _student_logits
+from coupling.paper_repro.exits import build_early_exit, load_adapter, new_adapter, save_adapter
+from coupling.paper_repro.model import check_same_tokenizer, load_model
+from coupling.paper_repro.sampling import SamplingConfig
 from lm_fixtures import tiny_llama, torch
-
-from paper_repro.distill import _student_logits
-from paper_repro.exits import build_early_exit, load_adapter, new_adapter, save_adapter
-from paper_repro.model import check_same_tokenizer, load_model
-from paper_repro.sampling import SamplingConfig
 
 
 def test_temperature_topk_topp_match_hand_computation():
@@ -89,7 +88,7 @@ def test_flip_count_compares_the_same_positions():
     to rounding and no sampled token flips (an off-by-one would differ by whole logits)."""
     from types import SimpleNamespace
 
-    from paper_repro.experiments import flip_count
+    from coupling.paper_repro.experiments import flip_count
 
     loaded = SimpleNamespace(model=tiny_llama(3, scale=3.0))
     prompt = [1, 4, 9]
@@ -101,9 +100,8 @@ def test_flip_count_compares_the_same_positions():
 
 
 def test_stratified_interval_against_the_t_formula():
+    from coupling.paper_repro.summary import stratified_interval
     from scipy import stats
-
-    from paper_repro.summary import stratified_interval
 
     a, b = [1.0, 2.0, 3.0], [5.0, 7.0]
     m, lo, hi = stratified_interval([a, b])
@@ -114,7 +112,7 @@ def test_stratified_interval_against_the_t_formula():
 
 
 def test_units_refuse_other_settings_and_name_them(tmp_path):
-    from paper_repro.units import UnitStore
+    from coupling.paper_repro.units import UnitStore
 
     store = UnitStore(tmp_path, {"tokens": 4, "seed": 0, "drafters": ("a", "b")})
     assert store.get("u", lambda: {"x": 1}) == {"x": 1}
@@ -129,7 +127,7 @@ def test_units_refuse_other_settings_and_name_them(tmp_path):
 
 def test_monte_carlo_z_uses_the_exact_standard_error():
     """No collision in 20,000 trials at p = 4e-5 is 0.9 standard errors off, not infinity."""
-    from paper_repro.summary import max_z
+    from coupling.paper_repro.summary import max_z
 
     row = {"gumbel_exact": 4e-5, "gumbel_mc": 0.0, "gumbel_se": 0.0,
            "wmh_exact": 0.5, "wmh_mc": 0.5, "wmh_se": 0.0035}  # fmt: skip
@@ -192,7 +190,7 @@ def test_adapter_follows_the_target_and_leaves_the_global_generator_alone():
 
 
 def test_device_check_is_one_line_and_early():
-    from paper_repro.model import check_device
+    from coupling.paper_repro.model import check_device
 
     assert str(check_device("cpu")) == "cpu"
     assert check_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
@@ -216,9 +214,8 @@ def test_cli_refuses_cuda_without_cuda(capsys):
 
 
 def test_transformers_logging_is_restored(tmp_path):
+    from coupling.paper_repro.model import quiet_transformers
     from transformers.utils import logging as hf_logging
-
-    from paper_repro.model import quiet_transformers
 
     hf_logging.set_verbosity_info()
     try:
@@ -232,9 +229,8 @@ def test_transformers_logging_is_restored(tmp_path):
 
 
 def test_hf_drafter_follows_the_target_and_refuses_another_tokenizer(tmp_path):
+    from coupling.paper_repro.drafters import make_drafter
     from lm_fixtures import saved_tiny_model
-
-    from paper_repro.drafters import make_drafter
 
     target = load_model(saved_tiny_model(tmp_path / "t", seed=0), dtype="bfloat16")
     drafter = make_drafter(f"hf:{saved_tiny_model(tmp_path / 'd', seed=1)}", target)
@@ -251,8 +247,9 @@ def test_hf_drafter_follows_the_target_and_refuses_another_tokenizer(tmp_path):
 
 
 def test_distill_defaults_are_one_value():
+    from coupling.paper_repro.distill import DistillConfig
+
     from coupling.cli import build_parser
-    from paper_repro.distill import DistillConfig
 
     args = build_parser().parse_args(["distill"])
     assert args.steps is None  # the command falls back to DistillConfig

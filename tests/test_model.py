@@ -13,7 +13,7 @@ PROMPT = "What is the lower bound for sorting?"
 
 @pytest.fixture(scope="module")
 def loaded():
-    from paper_repro.model import load_model
+    from coupling.paper_repro.model import load_model
 
     return load_model()
 
@@ -26,10 +26,10 @@ def test_default_target_loads_with_documented_shape(loaded):
 
 @pytest.mark.parametrize("backend", ["numba", "torch"])
 def test_disd_invariance_on_the_real_model(loaded, backend):
-    from paper_repro.decoders import autoregressive, disd, standard_sd
-    from paper_repro.drafters import make_drafter
-    from paper_repro.lm import CachedLM
-    from paper_repro.sampling import SamplingConfig
+    from coupling.paper_repro.decoders import autoregressive, disd, standard_sd
+    from coupling.paper_repro.drafters import make_drafter
+    from coupling.paper_repro.lm import CachedLM
+    from coupling.paper_repro.sampling import SamplingConfig
 
     target = CachedLM(loaded.model)
     ids = loaded.tokenizer(PROMPT).input_ids
@@ -62,7 +62,7 @@ def test_lm_benchmark_rows():
     """``coupling bench --lm`` measures every row on real distributions (no timing asserted)."""
     import math
 
-    from paper_repro.bench import lm_benchmarks
+    from coupling.paper_repro.bench import lm_benchmarks
 
     rows = lm_benchmarks(positions=3, repeats=2)
     names = [r.name for r in rows]

@@ -9,12 +9,17 @@ import tracemalloc
 import numba
 import numpy as np
 import pytest
+from coupling.simulate import (
+    collision_probability,
+    estimate,
+    montecarlo,
+    sample_pairs,
+    wilson_interval,
+)
+from coupling.simulate.exact import PROTOCOLS
+from coupling.simulate.families import make_pair
+from coupling.simulate.montecarlo import ENGINES, KEY_SPACE, run_memory, z_score
 from scipy import stats
-
-from simulate import collision_probability, estimate, montecarlo, sample_pairs, wilson_interval
-from simulate.exact import PROTOCOLS
-from simulate.families import make_pair
-from simulate.montecarlo import ENGINES, KEY_SPACE, run_memory, z_score
 
 # Estimates must lie within this many standard errors of the truth (two-sided 5.7e-7).
 Z_MAX = 5.0

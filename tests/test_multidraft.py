@@ -5,13 +5,8 @@ from fractions import Fraction
 import numba
 import numpy as np
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
-from scipy import stats
-from strategies import distribution_pairs
-
-from proofs.multidraft import list_matching_rational, verify_list_matching
-from simulate import (
+from coupling.proofs.multidraft import list_matching_rational, verify_list_matching
+from coupling.simulate import (
     collision_probability,
     estimate,
     gls_drafts,
@@ -23,9 +18,17 @@ from simulate import (
     list_matching_probability,
     sample_pairs,
 )
-from simulate.families import make_pair
-from simulate.multidraft import REL_TOL
-from simulate.reference import gls_numpy, list_matching_bound_quadratic, list_matching_nested_quad
+from coupling.simulate.families import make_pair
+from coupling.simulate.multidraft import REL_TOL
+from coupling.simulate.reference import (
+    gls_numpy,
+    list_matching_bound_quadratic,
+    list_matching_nested_quad,
+)
+from hypothesis import given
+from hypothesis import strategies as st
+from scipy import stats
+from strategies import distribution_pairs
 
 Z_MAX = 5.0  # Monte Carlo estimates within this many standard errors (two-sided 5.7e-7)
 P_MIN = 1e-6  # chi-square p-values below this fail (a correct sampler: once in 10^6 per test)
@@ -309,7 +312,7 @@ def test_certificate_refutes_a_formula_off_by_one_column():
 
 def test_bench_rows_for_the_list_coupling():
     """``coupling bench`` rows run end to end at small sizes (no timing is asserted)."""
-    from simulate.bench import _gls_rows, _list_matching_row
+    from coupling.simulate.bench import _gls_rows, _list_matching_row
 
     pair = make_pair("zipf", 300, seed=0)
     rows = _gls_rows("zipf", pair.p, pair.q, 3, 20_000, 40, 1, numba.get_num_threads())

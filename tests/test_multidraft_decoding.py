@@ -6,9 +6,7 @@ problem (exact enumeration)."""
 
 import numpy as np
 import pytest
-from lm_fixtures import one_torch_thread, tiny_llama, torch  # noqa: F401 (fixture)
-
-from paper_repro.decoders import (
+from coupling.paper_repro.decoders import (
     MultiDraftRule,
     autoregressive,
     check_method,
@@ -16,11 +14,19 @@ from paper_repro.decoders import (
     multidraft,
     run_method,
 )
-from paper_repro.drafters import ModelDrafter
-from paper_repro.lm import CachedLM
-from paper_repro.sampling import SamplingConfig
-from proofs.multidraft_exact import verify_multidraft_exact
-from simulate import GLSColumns, gls_columns, gls_drafts, gls_pick, gls_target, gumbel_sample
+from coupling.paper_repro.drafters import ModelDrafter
+from coupling.paper_repro.lm import CachedLM
+from coupling.paper_repro.sampling import SamplingConfig
+from coupling.proofs.multidraft_exact import verify_multidraft_exact
+from coupling.simulate import (
+    GLSColumns,
+    gls_columns,
+    gls_drafts,
+    gls_pick,
+    gls_target,
+    gumbel_sample,
+)
+from lm_fixtures import one_torch_thread, tiny_llama, torch  # noqa: F401 (fixture)
 
 PROMPT = [3, 1, 4, 1, 5]
 TOKENS = 10
@@ -230,7 +236,7 @@ def test_exact_in_law_by_enumeration_and_a_wrong_rule_is_refuted():
 
 
 def test_strong_cost_pairs_runs_and_gives_intervals():
-    from paper_repro.multidraft_runs import strong_cost
+    from coupling.paper_repro.multidraft_runs import strong_cost
 
     recs = []
     for seed in range(4):

@@ -5,20 +5,15 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
-from matplotlib.figure import Figure
-from strategies import distribution_pairs
-
-from figures.pareto import pareto_gap_figure
-from proofs.exact_rational import (
+from coupling.figures.pareto import pareto_gap_figure
+from coupling.proofs.exact_rational import (
     gumbel_items_rational,
     gumbel_rational,
     optimal_items_rational,
     wmh_items_rational,
     wmh_rational,
 )
-from simulate import (
+from coupling.simulate import (
     PROTOCOLS,
     collision_probability,
     gap_split,
@@ -26,8 +21,12 @@ from simulate import (
     sample_pairs,
     wmh_joint_law,
 )
-from simulate.families import make_pair
-from simulate.reference import gumbel_collision_quadratic
+from coupling.simulate.families import make_pair
+from coupling.simulate.reference import gumbel_collision_quadratic
+from hypothesis import given
+from hypothesis import strategies as st
+from matplotlib.figure import Figure
+from strategies import distribution_pairs
 
 # G_i >= W_i up to rounding: relative to the larger of the two (sums of up to 10^4 terms;
 # 1.7e-14 is the worst seen in 3000 examples), plus an absolute floor for subnormal values,

@@ -5,19 +5,19 @@ from fractions import Fraction
 
 import pytest
 import sympy as sp
+from coupling.proofs import VERDICTS
+from coupling.proofs.chain import _steps, verify_chain
+from coupling.proofs.communication import verify_communication
+from coupling.proofs.disd_exact import verify_disd_exact
+from coupling.proofs.exact_rational import gumbel_items_rational, tv_rational
+from coupling.proofs.gumbel_formula import verify_gumbel_formula
+from coupling.proofs.lp_model import solve_family
+from coupling.proofs.lp_optimality import verify_lp_optimality
+from coupling.proofs.lp_pricing import best_response_value
+from coupling.proofs.pareto import verify_pareto, wmh_item
+from coupling.proofs.wmh_formula import verify_wmh_formula, wmh_closed_form
 
 from coupling.cli import main
-from proofs import VERDICTS
-from proofs.chain import _steps, verify_chain
-from proofs.communication import verify_communication
-from proofs.disd_exact import verify_disd_exact
-from proofs.exact_rational import gumbel_items_rational, tv_rational
-from proofs.gumbel_formula import verify_gumbel_formula
-from proofs.lp_model import solve_family
-from proofs.lp_optimality import verify_lp_optimality
-from proofs.lp_pricing import best_response_value
-from proofs.pareto import verify_pareto, wmh_item
-from proofs.wmh_formula import verify_wmh_formula, wmh_closed_form
 
 
 def test_gumbel_formula_is_proved():
@@ -168,7 +168,7 @@ def test_lp_bad_input():
 def test_pricing_value_is_attained_and_bounds_the_optimum():
     """The pricing's maximiser attains its value (recounted from the pair), and by weak
     duality no mixture, the optimum included, beats it."""
-    from proofs.lp_pricing import KSetFamily, strategy_profile
+    from coupling.proofs.lp_pricing import KSetFamily, strategy_profile
 
     y = {1: Fraction(1, 3), 2: Fraction(2, 5)}
     value, f, g = best_response_value(5, 3, y)
@@ -180,7 +180,7 @@ def test_pricing_value_is_attained_and_bounds_the_optimum():
 
 
 def test_milp_matches_the_exact_lp_where_both_reach():
-    from proofs.lp_model import milp_optimum
+    from coupling.proofs.lp_model import milp_optimum
 
     for n, k, ell in ((5, 2, 1), (5, 3, 2)):
         r = milp_optimum(n, k, ell, time_limit=30)
@@ -191,7 +191,7 @@ def test_milp_matches_the_exact_lp_where_both_reach():
 
 
 def test_claim_figures_are_written(tmp_path):
-    from reports.proofs import write_claim_figures
+    from coupling.reports.proofs import write_claim_figures
 
     certs = [verify_lp_optimality(instances=((3, 2), (4, 2)), cross_check=()),
              verify_communication(dyadic_grids=((2, 4),), grids=((2, 3),), extras=(0,),
@@ -205,8 +205,7 @@ def test_claim_figures_are_written(tmp_path):
 def test_branch_and_bound_pricing_equals_full_enumeration():
     """The pruned search and the plain enumeration of every strategy agree on random weights."""
     import numpy as np
-
-    from proofs.lp_pricing import (
+    from coupling.proofs.lp_pricing import (
         KSetFamily,
         _neighbours,
         _price_bnb,

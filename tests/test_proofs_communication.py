@@ -4,9 +4,8 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
-
-from figures.communication import communication_tradeoff_figure
-from proofs.communication import (
+from coupling.figures.communication import communication_tradeoff_figure
+from coupling.proofs.communication import (
     METHOD,
     OPEN,
     STATEMENTS,
@@ -14,8 +13,8 @@ from proofs.communication import (
     tradeoff_curves,
     verify_communication,
 )
-from simulate.communication import relay_exact
-from simulate.exact_marginal import quantize
+from coupling.simulate.communication import relay_exact
+from coupling.simulate.exact_marginal import quantize
 
 SMALL = {
     "dyadic_grids": ((2, 4), (3, 2)),

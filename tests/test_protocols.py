@@ -2,9 +2,7 @@
 
 import numpy as np
 import pytest
-from scipy import stats
-
-from simulate import (
+from coupling.simulate import (
     gumbel_sample,
     independent_sample,
     optimal_coupling_sample,
@@ -14,8 +12,9 @@ from simulate import (
     wmh_joint_law,
     wmh_sample,
 )
-from simulate.montecarlo import sample_pairs
-from simulate.reference import gumbel_pairs_numpy, wmh_darts_loop, wmh_records_loop
+from coupling.simulate.montecarlo import sample_pairs
+from coupling.simulate.reference import gumbel_pairs_numpy, wmh_darts_loop, wmh_records_loop
+from scipy import stats
 
 # A correct sampler fails a goodness-of-fit test at this p-value less than once in 10^5 runs.
 GOF_PVALUE = 1e-5

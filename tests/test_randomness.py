@@ -4,10 +4,9 @@ import math
 
 import numpy as np
 import pytest
+from coupling.simulate import DOMAINS, domain_tag, uniform
+from coupling.simulate.reference import uniform_numpy
 from scipy import stats
-
-from simulate import DOMAINS, domain_tag, uniform
-from simulate.reference import uniform_numpy
 
 # (seed, key, index, domain) -> float.hex of u; these pin the specification.
 KNOWN_ANSWERS = [
@@ -147,7 +146,7 @@ def _domain_literals():
 
 
 def test_every_domain_in_the_sources_is_registered():
-    from simulate._prepare import FAITHFUL_DOMAINS
+    from coupling.simulate._prepare import FAITHFUL_DOMAINS
 
     found = list(_domain_literals())
     assert len(found) >= 3  # the scan sees the decoders' and the relay's domains

@@ -8,12 +8,12 @@ import os
 from pathlib import Path
 
 import pytest
+from coupling.paper_repro import model as lm_model
+from coupling.paper_repro.experiments import ReproConfig
+from coupling.reports.reproduce import reproduce
 from lm_fixtures import one_torch_thread, save_model, tiny_gemma2
 
-import paper_repro.model
 from coupling.cli import main
-from paper_repro.experiments import ReproConfig
-from reports.reproduce import reproduce
 
 pytestmark = pytest.mark.usefixtures(one_torch_thread.__name__)
 
@@ -36,7 +36,7 @@ def no_model_load(monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("a model was loaded")
 
-    monkeypatch.setattr(paper_repro.model, "load_model", refuse)
+    monkeypatch.setattr(lm_model, "load_model", refuse)
 
 
 def _error(capsys, argv):
@@ -95,7 +95,7 @@ def test_out_that_cannot_be_written_is_refused(command, capsys, no_model_load, t
 def test_decode_and_the_experiments_share_one_dispatch(models, capsys):
     """`coupling decode` goes through run_method, and run_method reaches each method's own
     decoder: the same tokens three ways."""
-    from paper_repro.decoders import (
+    from coupling.paper_repro.decoders import (
         METHODS,
         autoregressive,
         disd,
@@ -103,10 +103,10 @@ def test_decode_and_the_experiments_share_one_dispatch(models, capsys):
         run_method,
         standard_sd,
     )
-    from paper_repro.drafters import make_drafter
-    from paper_repro.lm import CachedLM
-    from paper_repro.model import encode_prompt, load_model
-    from paper_repro.sampling import SamplingConfig
+    from coupling.paper_repro.drafters import make_drafter
+    from coupling.paper_repro.lm import CachedLM
+    from coupling.paper_repro.model import encode_prompt, load_model
+    from coupling.paper_repro.sampling import SamplingConfig
 
     target, drafter = models
     loaded = load_model(target)
@@ -189,7 +189,7 @@ def _untimed(text):
 def test_reproduce_resumes_after_an_interruption(models, tmp_path):
     """Interrupted after a few units, the rerun computes only what is missing and ends with
     the same tables as an uninterrupted run; the report embeds every figure it names."""
-    from paper_repro.model import load_model
+    from coupling.paper_repro.model import load_model
 
     target, drafter = models
     cfg = _cfg(target, drafter)
@@ -246,8 +246,8 @@ def test_reproduce_resumes_after_an_interruption(models, tmp_path):
 
 
 def test_proofs_and_sweep_parts_resume(tmp_path, monkeypatch):
-    import reports.reproduce as rr
-    from simulate.sweep import SweepSpec
+    import coupling.reports.reproduce as rr
+    from coupling.simulate.sweep import SweepSpec
 
     spec = SweepSpec(blocks=({"family": "dirichlet", "n": 20, "replicates": 3},), trials=1000)
     claims = ("disd-exact", "pareto", "list-matching")

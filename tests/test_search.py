@@ -3,11 +3,10 @@
 import tracemalloc
 from types import SimpleNamespace
 
+import coupling.simulate.search as search_module
 import numpy as np
 import pytest
-
-import simulate.search as search_module
-from simulate.search import OBJECTIVES, search, search_memory
+from coupling.simulate.search import OBJECTIVES, search, search_memory
 
 FAST = {"maxiter": 25, "popsize": 8, "local_starts": 1}
 

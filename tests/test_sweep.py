@@ -13,9 +13,8 @@ from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 
 import numba
 import pytest
-
-from reports.sweep import write_sweep_outputs
-from simulate.sweep import (
+from coupling.reports.sweep import write_sweep_outputs
+from coupling.simulate.sweep import (
     StoreMismatch,
     SweepSpec,
     cell_seed,

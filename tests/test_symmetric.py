@@ -5,9 +5,8 @@ from fractions import Fraction
 from math import comb
 
 import pytest
-
-from proofs.lp_pricing import best_response_value
-from proofs.symmetric import (
+from coupling.proofs.lp_pricing import best_response_value
+from coupling.proofs.symmetric import (
     _agreeing,
     _enumerate_optimum,
     _family,

@@ -15,9 +15,8 @@ import sys
 
 import numpy as np
 import pytest
+from coupling.simulate import gumbel_sample, inverse_cdf_sample, uniform, wmh_sample
 from test_randomness import KNOWN_ANSWERS
-
-from simulate import gumbel_sample, inverse_cdf_sample, uniform, wmh_sample
 
 torch = pytest.importorskip("torch")
 
@@ -163,6 +162,6 @@ def test_inverse_cdf_on_tensors_equals_numpy():
 
 
 def test_importing_simulate_never_imports_torch():
-    code = "import sys, simulate; simulate.gumbel_sample([0.5, 0.5], seed=0, key=0); "
+    code = "import sys, coupling; coupling.gumbel_sample([0.5, 0.5], seed=0, key=0); "
     code += "assert 'torch' not in sys.modules, 'torch was imported'"
     subprocess.run([sys.executable, "-c", code], check=True)

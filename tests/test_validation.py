@@ -2,9 +2,9 @@
 
 import numpy as np
 import pytest
+from coupling.simulate import validation
 
-import simulate
-from simulate import validation
+from coupling import simulate
 
 GOOD = np.array([0.25, 0.75])
 BAD_DISTRIBUTIONS = [

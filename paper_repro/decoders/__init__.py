@@ -15,21 +15,26 @@ takes ``backend`` (``"auto"``, ``"numba"``, ``"torch"``): where the random choic
 and the target of one run share one backend.
 """
 
-from paper_repro.decoders._loop import BACKENDS, DecodeResult, DecodeStats, decode
-from paper_repro.decoders.autoregressive import (
+from coupling.paper_repro.decoders._loop import BACKENDS, DecodeResult, DecodeStats, decode
+from coupling.paper_repro.decoders.autoregressive import (
     REFERENCE_COUPLINGS,
     autoregressive,
     reference_rule,
 )
-from paper_repro.decoders.disd import DisdRule, disd
-from paper_repro.decoders.methods import METHODS, MULTIDRAFT_METHODS, check_method, run_method
-from paper_repro.decoders.multidraft import (
+from coupling.paper_repro.decoders.disd import DisdRule, disd
+from coupling.paper_repro.decoders.methods import (
+    METHODS,
+    MULTIDRAFT_METHODS,
+    check_method,
+    run_method,
+)
+from coupling.paper_repro.decoders.multidraft import (
     MultiDraftRule,
     check_drafts,
     decode_multidraft,
     multidraft,
 )
-from paper_repro.decoders.standard import StandardRule, standard_sd
+from coupling.paper_repro.decoders.standard import StandardRule, standard_sd
 
 __all__ = [
     "BACKENDS",

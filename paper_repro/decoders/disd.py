@@ -10,9 +10,15 @@ is the coupling's :math:`\Pr[a=b] \ge (1-D)/(1+D)`. There is no ratio test: reus
 in one would bias the output.
 """
 
-from paper_repro.decoders._loop import as_tensor, check_backend, decode, host, resolve_backend
-from simulate import gumbel_sample, wmh_sample
-from simulate.validation import as_seed
+from coupling.paper_repro.decoders._loop import (
+    as_tensor,
+    check_backend,
+    decode,
+    host,
+    resolve_backend,
+)
+from coupling.simulate import gumbel_sample, wmh_sample
+from coupling.simulate.validation import as_seed
 
 __all__ = ["COUPLINGS", "DisdRule", "disd"]
 
@@ -22,11 +28,11 @@ COUPLINGS = ("gumbel", "wmh")
 class DisdRule:
     """Accept iff equal, with the communication-free sampler ``coupling`` keyed by position.
 
-    ``backend`` (see :data:`~paper_repro.decoders._loop.BACKENDS`) picks where the samples are
-    drawn. With ``torch`` a verify block draws the g + 1 target samples in one call on the
+    ``backend`` (see :data:`~coupling.paper_repro.decoders._loop.BACKENDS`) picks where the samples
+    are drawn. With ``torch`` a verify block draws the g + 1 target samples in one call on the
     device, compares them with the drafts there, and reads back two integers; with ``numba``
     the host draws position by position and stops at the first mismatch. The two backends
-    agree except on near-ties of the race (:mod:`simulate._torch`), so one run (reference,
+    agree except on near-ties of the race (:mod:`coupling.simulate._torch`), so one run (reference,
     drafter and target alike) uses one backend.
     """
 

@@ -2,12 +2,12 @@ r"""Multi-draft drafter-invariant speculative decoding (Rowan, Phan, Khisti 2025
 and its strongly invariant variant).
 
 Public noise :math:`S_i^{(t,k)}` keyed by absolute output position t and slot k
-(:func:`simulate.gls_columns`: slot 0 is DISD-Gumbel's noise). Each round one drafter proposes
-K chains of g tokens: chain k's token at position t is slot k's race on the drafter's
+(:func:`coupling.simulate.gls_columns`: slot 0 is DISD-Gumbel's noise). Each round one drafter
+proposes K chains of g tokens: chain k's token at position t is slot k's race on the drafter's
 distribution given the chain's prefix (chains share their drafter calls while their prefixes
-agree). One target pass scores all K chains (:meth:`~paper_repro.lm.CachedLM.branch_logits`,
-a batch of K rows). At position t the target's token is
-:math:`Y_t = \arg\min_{(i, k \in A_t)} S_i^{(t,k)} / p_i` with
+agree). One target pass scores all K chains
+(:meth:`~coupling.paper_repro.lm.CachedLM.branch_logits`, a batch of K rows). At position t the
+target's token is :math:`Y_t = \arg\min_{(i, k \in A_t)} S_i^{(t,k)} / p_i` with
 
 * ``strong``: A_t = all K slots, always. Y_t is a function of the seed, the context and the
   target alone: the tokens are those of autoregressive sampling with the K-slot race
@@ -20,12 +20,11 @@ Chains whose token differs from Y_t drop out; when none is left Y_t is emitted a
 ends; if some chain survives all g positions the target adds its bonus token
 :math:`Y_{t_0+g}`. Both are exact in law: :math:`A_t` is a function of the noise at earlier
 positions, so :math:`Y_t` is a race over a fixed set of fresh columns, a draw from
-:math:`p_t` (``proofs.multidraft_exact`` enumerates it).
+:math:`p_t` (``coupling.proofs.multidraft_exact`` enumerates it).
 """
 
 import numpy as np
-
-from paper_repro.decoders._loop import (
+from coupling.paper_repro.decoders._loop import (
     DecodeResult,
     DecodeStats,
     as_tensor,
@@ -36,8 +35,8 @@ from paper_repro.decoders._loop import (
     host,
     resolve_backend,
 )
-from simulate import GLSColumns, gls_columns, gls_pick
-from simulate.validation import as_seed
+from coupling.simulate import GLSColumns, gls_columns, gls_pick
+from coupling.simulate.validation import as_seed
 
 __all__ = ["MAX_DRAFTS", "VARIANTS", "MultiDraftRule", "check_drafts", "decode_multidraft",
            "multidraft"]  # fmt: skip
@@ -63,11 +62,11 @@ class MultiDraftRule:
     ``sample(p, t)`` is the K-slot race (the strong variant's reference); ``draft_slots(q, t)``
     the K slots' drafts from one drafter distribution; ``verify_chains(P, chains, t0)`` one
     round; ``verify_block`` the same for a single chain in slot 0, so the rule also runs in
-    :func:`~paper_repro.decoders.decode` (with ``gamma=0``: the reference). With ``torch`` a
-    round races every row of the block on the device at once and resolves the surviving slots
+    :func:`~coupling.paper_repro.decoders.decode` (with ``gamma=0``: the reference). With ``torch``
+    a round races every row of the block on the device at once and resolves the surviving slots
     there, reading back two integers; with ``numba`` the host races the rows of the surviving
     chain position by position. Both pick the lowest surviving chain's row and agree token
-    for token (near-ties aside, :mod:`simulate._torch`).
+    for token (near-ties aside, :mod:`coupling.simulate._torch`).
     """
 
     def __init__(self, seed, drafts, variant="strong", backend="auto"):
@@ -179,10 +178,11 @@ def _draft_chains(drafter, rule, sampling, context, g, t0, stats, target):
 
 def decode_multidraft(target, drafter, rule, prompt_ids, *, gamma, max_new_tokens, sampling,
                       eos_token_id=None):  # fmt: skip
-    """Generate with ``target`` (a :class:`~paper_repro.lm.CachedLM`), ``drafter`` and a
+    """Generate with ``target`` (a :class:`~coupling.paper_repro.lm.CachedLM`), ``drafter`` and a
     :class:`MultiDraftRule`: per round K chains of ``g = min(gamma, remaining - 1)`` drafts,
     one batched target pass, then the accepted prefix and one token. Counters as for
-    :func:`~paper_repro.decoders.decode`; ``drafter_calls`` counts distinct drafted prefixes."""
+    :func:`~coupling.paper_repro.decoders.decode`; ``drafter_calls`` counts distinct drafted
+    prefixes."""
     prompt = [int(t) for t in prompt_ids]
     check_run(prompt, gamma, max_new_tokens, drafter)
     if drafter is None:
@@ -213,7 +213,7 @@ def decode_multidraft(target, drafter, rule, prompt_ids, *, gamma, max_new_token
 def multidraft(target, drafter, prompt_ids, *, seed, drafts, gamma, max_new_tokens, sampling,
                variant="strong", eos_token_id=None, backend="auto"):  # fmt: skip
     """Multi-draft DISD with ``drafts`` chains of ``gamma`` tokens per target pass; returns a
-    :class:`~paper_repro.decoders.DecodeResult`."""
+    :class:`~coupling.paper_repro.decoders.DecodeResult`."""
     rule = MultiDraftRule(seed, drafts, variant, backend)
     return decode_multidraft(target, drafter, rule, prompt_ids, gamma=gamma,
                              max_new_tokens=max_new_tokens, sampling=sampling,

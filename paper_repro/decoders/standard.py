@@ -9,10 +9,15 @@ depend on the drafter. Its three uniforms per position come from their own publi
 """
 
 import numpy as np
-
-from paper_repro.decoders._loop import as_tensor, check_backend, decode, host, resolve_backend
-from simulate import inverse_cdf_sample, uniform
-from simulate.validation import as_seed
+from coupling.paper_repro.decoders._loop import (
+    as_tensor,
+    check_backend,
+    decode,
+    host,
+    resolve_backend,
+)
+from coupling.simulate import inverse_cdf_sample, uniform
+from coupling.simulate.validation import as_seed
 
 __all__ = ["StandardRule", "residual", "standard_sd"]
 
