@@ -35,14 +35,14 @@ from pathlib import Path
 import numpy as np
 import torch
 import transformers
+from coupling.decoding import autoregressive, disd, standard_sd
+from coupling.decoding.lm import CachedLM
+from coupling.decoding.sampling import SamplingConfig
 from coupling.paper_repro.bench import device_block_benchmarks
-from coupling.paper_repro.decoders import autoregressive, disd, standard_sd
 from coupling.paper_repro.distill import DistillConfig, train_adapters
 from coupling.paper_repro.drafters import ModelDrafter, make_drafter
 from coupling.paper_repro.exits import build_early_exit, new_adapter
-from coupling.paper_repro.lm import CachedLM
 from coupling.paper_repro.model import check_device, load_model, quiet_transformers
-from coupling.paper_repro.sampling import SamplingConfig
 from coupling.simulate import gumbel_sample, uniform, wmh_sample
 
 VOCAB = 512

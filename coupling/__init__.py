@@ -6,7 +6,9 @@ Decoding", arXiv:2408.07978. The public API lives here; the parts are subpackage
 - :mod:`coupling.simulate`: protocols, public randomness, exact values, Monte Carlo, list
   coupling, communication, families, sweeps and search;
 - :mod:`coupling.proofs`: the theorem certificates (``coupling prove``);
-- :mod:`coupling.paper_repro`: the language model, the decoders and the paper's experiments;
+- :mod:`coupling.decoding`: the decoding engine (DISD, speculative and multi-draft decoders,
+  the sampling rules, the cached causal LM);
+- :mod:`coupling.paper_repro`: the default model, the drafters and the paper's experiments;
 - :mod:`coupling.figures`, :mod:`coupling.reports`, :mod:`coupling.outputs`: figures, the
   report writer and file output; :mod:`coupling.cli`: the ``coupling`` command.
 
@@ -81,7 +83,9 @@ _EXPORTS = {
     "coupling.simulate.communication": ("RelayLaw", "relay_exact", "relay_pairs"),
     "coupling.simulate.families": ("FAMILIES", "DistributionPair", "make_pair"),
 }
-_SUBPACKAGES = ("cli", "figures", "outputs", "paper_repro", "proofs", "reports", "simulate")
+_SUBPACKAGES = (
+    "cli", "decoding", "figures", "outputs", "paper_repro", "proofs", "reports", "simulate"
+)
 _WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
 
 __all__ = sorted(_WHERE)

@@ -48,7 +48,7 @@ def _load_target(args):
 
 
 def _sampling(args):
-    from coupling.paper_repro.sampling import SamplingConfig
+    from coupling.decoding.sampling import SamplingConfig
 
     return SamplingConfig(temperature=args.temperature, top_k=args.top_k, top_p=args.top_p,
                           greedy=args.greedy)  # fmt: skip
@@ -56,7 +56,7 @@ def _sampling(args):
 
 def _check_decode_args(args):
     """Everything ``decode`` can refuse before the model is loaded."""
-    from coupling.paper_repro.decoders import check_method
+    from coupling.decoding import check_method
     from coupling.paper_repro.drafters import check_drafter_name
     from coupling.paper_repro.model import check_dtype
 
@@ -80,9 +80,9 @@ def _check_decode_args(args):
 
 
 def _cmd_decode(args):
-    from coupling.paper_repro.decoders import run_method
+    from coupling.decoding import run_method
+    from coupling.decoding.lm import CachedLM
     from coupling.paper_repro.drafters import make_drafter
-    from coupling.paper_repro.lm import CachedLM
     from coupling.paper_repro.model import encode_prompt
 
     with user_input():  # the checks above and SamplingConfig's

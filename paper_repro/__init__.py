@@ -1,1 +1,3 @@
-"""Drafter-invariant speculative decoding on a real language model (issue 4)."""
+"""The paper's language-model experiments: the default model (SmolLM2), its drafters, the
+coupling, block-efficiency and invariance experiments and their summaries, all decoding
+through the engine in :mod:`coupling.decoding`."""

@@ -7,9 +7,9 @@ Returns :class:`coupling.simulate.bench.BenchRow` rows; printing is the CLI's jo
 import time
 
 import numpy as np
-from coupling.paper_repro.lm import CachedLM
+from coupling.decoding.lm import CachedLM
+from coupling.decoding.sampling import SamplingConfig
 from coupling.paper_repro.model import load_model
-from coupling.paper_repro.sampling import SamplingConfig
 from coupling.simulate import gumbel_sample, sample_pairs, wmh_sample
 from coupling.simulate.bench import BenchRow
 

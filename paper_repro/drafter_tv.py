@@ -15,13 +15,13 @@ import json
 from pathlib import Path
 
 import numpy as np
+from coupling.decoding.sampling import SamplingConfig
 from coupling.outputs import write_json
 from coupling.paper_repro.coupling_stats import tv_and_wmh
 from coupling.paper_repro.drafters import DRAFTERS, adapter_path, make_drafter
 from coupling.paper_repro.experiments import PROMPTS
 from coupling.paper_repro.model import DEFAULT_TARGET, WHEEL_SHA256, cache_dir, encode_prompt
 from coupling.paper_repro.paths import drafter_path_logits, sample_paths
-from coupling.paper_repro.sampling import SamplingConfig
 
 __all__ = ["MEASURE_TOKENS", "cached_tv", "drafter_key", "measure_tv", "measured_tv"]
 

@@ -16,8 +16,8 @@ sharing the target's tokenizer.
 
 from dataclasses import dataclass, field
 
+from coupling.decoding.lm import CachedLM
 from coupling.paper_repro.exits import ADAPTER_DIR, build_early_exit, load_adapter
-from coupling.paper_repro.lm import CachedLM
 from coupling.paper_repro.model import check_dtype, check_same_tokenizer, check_source, load_model
 from coupling.paper_repro.quantize import int8_dynamic, quantize_weights
 

@@ -20,19 +20,19 @@ Markdown, figures) are rebuilt from the units.
 import time
 from dataclasses import asdict, dataclass
 
+from coupling.decoding import check_drafts, reference_rule, run_method
+from coupling.decoding.lm import CachedLM
+from coupling.decoding.sampling import SamplingConfig
 from coupling.outputs import slug
 from coupling.paper_repro.coupling_stats import list_row, position_row
-from coupling.paper_repro.decoders import check_drafts, reference_rule, run_method
 from coupling.paper_repro.drafters import (
     DEFAULT_DRAFTERS,
     check_drafter_name,
     lazy_drafters,
     make_drafter,
 )
-from coupling.paper_repro.lm import CachedLM
 from coupling.paper_repro.model import encode_prompt
 from coupling.paper_repro.paths import drafter_path_logits, sample_paths
-from coupling.paper_repro.sampling import SamplingConfig
 from coupling.paper_repro.speculative import sd_unit_count
 from coupling.paper_repro.units import UnitStore
 

@@ -2,7 +2,7 @@ r"""Multi-draft DISD runs replayed along their emitted paths, in batches.
 
 A chain that survives a round holds exactly the tokens emitted so far, so its drafter's next
 distribution is the drafter's :math:`q_t` along the emitted path; a round of
-:func:`~coupling.paper_repro.decoders.decode_multidraft` is therefore fixed by the target's
+:func:`~coupling.decoding.decode_multidraft` is therefore fixed by the target's
 :math:`p_t` and the drafter's :math:`q_t` along that path. At position t (round position j, active
 slots A) the target's token is the race over A of slot columns ``gls_columns(p_t, K, key=t)`` (all K
 slots for ``strong`` or at j = 0); slot k's draft is ``gls_columns(q_t, K, key=t).item[k]``
@@ -22,7 +22,7 @@ Slot k's column does not depend on K, so rows with different K share one race of
 from typing import NamedTuple
 
 import numpy as np
-from coupling.paper_repro.decoders.multidraft import VARIANTS, check_drafts
+from coupling.decoding.multidraft import VARIANTS, check_drafts
 from coupling.paper_repro.paths import path_logits
 from coupling.simulate import gls_columns, gls_pick
 

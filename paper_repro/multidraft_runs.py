@@ -1,7 +1,7 @@
 """Block efficiency of multi-draft DISD, strong against conditional, from real decoder runs.
 
 Each (prompt, seed, drafter, K) runs both variants of
-:func:`~coupling.paper_repro.decoders.multidraft` (and single-draft DISD-Gumbel, the K = 1 case of
+:func:`~coupling.decoding.multidraft` (and single-draft DISD-Gumbel, the K = 1 case of
 the strong variant) with the same public seed; the cost of strong invariance is the paired
 difference of block efficiencies (tokens per target call), summarised with a Student t
 interval over the pairs.
@@ -10,11 +10,11 @@ interval over the pairs.
 import math
 
 import numpy as np
-from coupling.paper_repro.decoders import run_method
+from coupling.decoding import run_method
+from coupling.decoding.lm import CachedLM
+from coupling.decoding.sampling import SamplingConfig
 from coupling.paper_repro.drafters import lazy_drafters
-from coupling.paper_repro.lm import CachedLM
 from coupling.paper_repro.model import encode_prompt
-from coupling.paper_repro.sampling import SamplingConfig
 from scipy import stats
 
 __all__ = ["CONFIDENCE", "multidraft_runs", "strong_cost"]

@@ -12,7 +12,7 @@ all). Teacher forcing costs a fraction of step-by-step decoding on a CPU (about 
 """
 
 import numpy as np
-from coupling.paper_repro.decoders import reference_rule
+from coupling.decoding import reference_rule
 
 __all__ = ["drafter_path_logits", "path_logits", "sample_paths"]
 

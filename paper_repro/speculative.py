@@ -26,16 +26,16 @@ target is measured as the ratio of their one-token step times.
 import time
 
 import numpy as np
+from coupling.decoding import DisdRule, run_method
+from coupling.decoding.lm import CachedLM
+from coupling.decoding.sampling import SamplingConfig
 from coupling.outputs import safe_name, slug
 from coupling.paper_repro.block_efficiency import acceptance_rates_path
 from coupling.paper_repro.coupling_stats import tv_and_wmh
-from coupling.paper_repro.decoders import DisdRule, run_method
 from coupling.paper_repro.drafters import lazy_drafters
-from coupling.paper_repro.lm import CachedLM
 from coupling.paper_repro.model import encode_prompt
 from coupling.paper_repro.multidraft_paths import replay_conditional, replay_strong
 from coupling.paper_repro.paths import drafter_path_logits, sample_paths
-from coupling.paper_repro.sampling import SamplingConfig
 from coupling.paper_repro.units import UnitStore
 from coupling.simulate import exact
 

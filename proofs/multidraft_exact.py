@@ -2,7 +2,7 @@ r"""Multi-draft DISD is exact in law, strongly invariant in its strong variant: 
 
 The toy problem of :mod:`coupling.proofs.disd_exact` (vocabulary 3, horizon 3, draft length 2, a
 target and two drafters as tables of conditional probabilities with denominator ``N``) with K draft
-chains. The decoder's control flow is run as ``coupling.paper_repro.decoders.multidraft`` runs it:
+chains. The decoder's control flow is run as ``coupling.decoding.multidraft`` runs it:
 chain k drafts with slot k's noise, the target's token at each position is a race over the slots in
 A_t (``strong``: all K; ``conditional``: the chains that matched every token of the round so
 far, all K at the round's first position), chains that differ from it drop out, no survivor

@@ -7,6 +7,9 @@ import itertools
 
 import numpy as np
 import pytest
+from coupling.decoding import disd, standard_sd
+from coupling.decoding.lm import CachedLM
+from coupling.decoding.sampling import SamplingConfig
 from coupling.paper_repro.block_efficiency import (
     acceptance_rates,
     acceptance_rates_path,
@@ -14,10 +17,7 @@ from coupling.paper_repro.block_efficiency import (
     replay,
     speedup,
 )
-from coupling.paper_repro.decoders import disd, standard_sd
 from coupling.paper_repro.drafters import ModelDrafter
-from coupling.paper_repro.lm import CachedLM
-from coupling.paper_repro.sampling import SamplingConfig
 from coupling.paper_repro.speculative import JP_EVERY, score_paths
 from coupling.simulate import exact
 from hypothesis import given
@@ -62,7 +62,7 @@ class _Const:
 
 @given(st.lists(st.booleans(), min_size=1, max_size=30), st.integers(1, 9))
 def test_replay_equals_the_decoder_loop(flags, gamma):
-    from coupling.paper_repro.decoders import decode
+    from coupling.decoding import decode
 
     real = decode(_Const(), _Const(), _FlagRule(flags), [0], gamma=gamma,
                   max_new_tokens=len(flags), sampling=SamplingConfig())  # fmt: skip

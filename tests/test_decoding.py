@@ -4,7 +4,7 @@ rule runs on both sampling backends: numba on host arrays and torch on the tenso
 
 import numpy as np
 import pytest
-from coupling.paper_repro.decoders import (
+from coupling.decoding import (
     DisdRule,
     StandardRule,
     autoregressive,
@@ -12,10 +12,10 @@ from coupling.paper_repro.decoders import (
     disd,
     standard_sd,
 )
+from coupling.decoding.lm import CachedLM
+from coupling.decoding.sampling import SamplingConfig
 from coupling.paper_repro.drafters import ModelDrafter
 from coupling.paper_repro.exits import build_early_exit, new_adapter
-from coupling.paper_repro.lm import CachedLM
-from coupling.paper_repro.sampling import SamplingConfig
 from lm_fixtures import VOCAB, tiny_llama, torch
 from scipy import stats
 

@@ -12,7 +12,7 @@ import pytest
 
 #: Subpackages whose modules load torch or transformers are included: those are extras the
 #: test command installs.
-_PACKAGES = ("simulate", "proofs", "paper_repro", "figures", "reports", "outputs")
+_PACKAGES = ("simulate", "proofs", "decoding", "paper_repro", "figures", "reports", "outputs")
 
 
 def _modules():

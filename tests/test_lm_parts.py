@@ -2,10 +2,10 @@
 
 import numpy as np
 import pytest
+from coupling.decoding.sampling import SamplingConfig
 from coupling.paper_repro.distill import _student_logits
 from coupling.paper_repro.exits import build_early_exit, load_adapter, new_adapter, save_adapter
 from coupling.paper_repro.model import check_same_tokenizer, load_model
-from coupling.paper_repro.sampling import SamplingConfig
 from lm_fixtures import tiny_llama, torch
 
 

@@ -26,10 +26,10 @@ def test_default_target_loads_with_documented_shape(loaded):
 
 @pytest.mark.parametrize("backend", ["numba", "torch"])
 def test_disd_invariance_on_the_real_model(loaded, backend):
-    from coupling.paper_repro.decoders import autoregressive, disd, standard_sd
+    from coupling.decoding import autoregressive, disd, standard_sd
+    from coupling.decoding.lm import CachedLM
+    from coupling.decoding.sampling import SamplingConfig
     from coupling.paper_repro.drafters import make_drafter
-    from coupling.paper_repro.lm import CachedLM
-    from coupling.paper_repro.sampling import SamplingConfig
 
     target = CachedLM(loaded.model)
     ids = loaded.tokenizer(PROMPT).input_ids

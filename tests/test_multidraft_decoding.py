@@ -6,7 +6,7 @@ problem (exact enumeration)."""
 
 import numpy as np
 import pytest
-from coupling.paper_repro.decoders import (
+from coupling.decoding import (
     MultiDraftRule,
     autoregressive,
     check_method,
@@ -14,9 +14,9 @@ from coupling.paper_repro.decoders import (
     multidraft,
     run_method,
 )
+from coupling.decoding.lm import CachedLM
+from coupling.decoding.sampling import SamplingConfig
 from coupling.paper_repro.drafters import ModelDrafter
-from coupling.paper_repro.lm import CachedLM
-from coupling.paper_repro.sampling import SamplingConfig
 from coupling.proofs.multidraft_exact import verify_multidraft_exact
 from coupling.simulate import (
     GLSColumns,

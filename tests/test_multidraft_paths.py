@@ -3,17 +3,17 @@ of both variants for several seeds, K and gamma (rows of mixed K in one batch), 
 strong is DISD-Gumbel's replay from its acceptance flags."""
 
 import pytest
+from coupling.decoding import DisdRule, disd, multidraft
+from coupling.decoding.lm import CachedLM
+from coupling.decoding.sampling import SamplingConfig
 from coupling.paper_repro.block_efficiency import replay
-from coupling.paper_repro.decoders import DisdRule, disd, multidraft
 from coupling.paper_repro.drafters import ModelDrafter
-from coupling.paper_repro.lm import CachedLM
 from coupling.paper_repro.multidraft_paths import (
     Rounds,
     replay_conditional,
     replay_strong,
     strong_paths,
 )
-from coupling.paper_repro.sampling import SamplingConfig
 from lm_fixtures import one_torch_thread, tiny_llama, torch  # noqa: F401 (fixture)
 
 PROMPT = [3, 1, 4, 1, 5]

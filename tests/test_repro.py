@@ -95,7 +95,7 @@ def test_out_that_cannot_be_written_is_refused(command, capsys, no_model_load, t
 def test_decode_and_the_experiments_share_one_dispatch(models, capsys):
     """`coupling decode` goes through run_method, and run_method reaches each method's own
     decoder: the same tokens three ways."""
-    from coupling.paper_repro.decoders import (
+    from coupling.decoding import (
         METHODS,
         autoregressive,
         disd,
@@ -103,10 +103,10 @@ def test_decode_and_the_experiments_share_one_dispatch(models, capsys):
         run_method,
         standard_sd,
     )
+    from coupling.decoding.lm import CachedLM
+    from coupling.decoding.sampling import SamplingConfig
     from coupling.paper_repro.drafters import make_drafter
-    from coupling.paper_repro.lm import CachedLM
     from coupling.paper_repro.model import encode_prompt, load_model
-    from coupling.paper_repro.sampling import SamplingConfig
 
     target, drafter = models
     loaded = load_model(target)

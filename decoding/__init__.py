@@ -1,4 +1,13 @@
-"""Decoders over one shared draft-and-verify loop.
+"""The decoding engine: drafter-invariant speculative decoding and its baselines.
+
+What users call to decode lives here, beside (not inside) the paper's experiments in
+:mod:`coupling.paper_repro`, which use it:
+
+* :mod:`.sampling`: :class:`SamplingConfig`, how logits become the distribution both models
+  are coupled on (temperature, top-k, top-p, greedy);
+* :mod:`.lm`: :class:`CachedLM`, a causal LM behind a prefix-reusing KV cache.
+
+Decoders over one shared draft-and-verify loop:
 
 * :mod:`.autoregressive`: the target alone, one public-randomness sample per position (the
   reference that DISD reproduces token for token).
@@ -15,26 +24,26 @@ takes ``backend`` (``"auto"``, ``"numba"``, ``"torch"``): where the random choic
 and the target of one run share one backend.
 """
 
-from coupling.paper_repro.decoders._loop import BACKENDS, DecodeResult, DecodeStats, decode
-from coupling.paper_repro.decoders.autoregressive import (
+from coupling.decoding._loop import BACKENDS, DecodeResult, DecodeStats, decode
+from coupling.decoding.autoregressive import (
     REFERENCE_COUPLINGS,
     autoregressive,
     reference_rule,
 )
-from coupling.paper_repro.decoders.disd import DisdRule, disd
-from coupling.paper_repro.decoders.methods import (
+from coupling.decoding.disd import DisdRule, disd
+from coupling.decoding.methods import (
     METHODS,
     MULTIDRAFT_METHODS,
     check_method,
     run_method,
 )
-from coupling.paper_repro.decoders.multidraft import (
+from coupling.decoding.multidraft import (
     MultiDraftRule,
     check_drafts,
     decode_multidraft,
     multidraft,
 )
-from coupling.paper_repro.decoders.standard import StandardRule, standard_sd
+from coupling.decoding.standard import StandardRule, standard_sd
 
 __all__ = [
     "BACKENDS",

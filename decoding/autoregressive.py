@@ -5,9 +5,9 @@ Token ``t`` is the communication-free sample of the target's distribution with k
 multi-draft variant with K drafts, with the same seed and coupling must reproduce it exactly.
 """
 
-from coupling.paper_repro.decoders._loop import decode
-from coupling.paper_repro.decoders.disd import COUPLINGS, DisdRule
-from coupling.paper_repro.decoders.multidraft import MultiDraftRule
+from coupling.decoding._loop import decode
+from coupling.decoding.disd import COUPLINGS, DisdRule
+from coupling.decoding.multidraft import MultiDraftRule
 
 __all__ = ["REFERENCE_COUPLINGS", "autoregressive", "reference_rule"]
 
@@ -18,7 +18,7 @@ REFERENCE_COUPLINGS = (*COUPLINGS, "gls")
 def reference_rule(seed, coupling="gumbel", backend="auto", drafts=None):
     """The per-position sampler of the reference: the DISD rule's ``sample`` (and its
     ``verify_block`` of an empty block, which is the same draw); for ``coupling="gls"`` the
-    race over all ``drafts`` slots (:class:`~coupling.paper_repro.decoders.MultiDraftRule`)."""
+    race over all ``drafts`` slots (:class:`~coupling.decoding.MultiDraftRule`)."""
     if coupling == "gls":
         if drafts is None:
             raise ValueError("the gls reference needs drafts (the number of slots K)")

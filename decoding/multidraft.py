@@ -6,7 +6,7 @@ Public noise :math:`S_i^{(t,k)}` keyed by absolute output position t and slot k
 proposes K chains of g tokens: chain k's token at position t is slot k's race on the drafter's
 distribution given the chain's prefix (chains share their drafter calls while their prefixes
 agree). One target pass scores all K chains
-(:meth:`~coupling.paper_repro.lm.CachedLM.branch_logits`, a batch of K rows). At position t the
+(:meth:`~coupling.decoding.lm.CachedLM.branch_logits`, a batch of K rows). At position t the
 target's token is :math:`Y_t = \arg\min_{(i, k \in A_t)} S_i^{(t,k)} / p_i` with
 
 * ``strong``: A_t = all K slots, always. Y_t is a function of the seed, the context and the
@@ -24,7 +24,7 @@ positions, so :math:`Y_t` is a race over a fixed set of fresh columns, a draw fr
 """
 
 import numpy as np
-from coupling.paper_repro.decoders._loop import (
+from coupling.decoding._loop import (
     DecodeResult,
     DecodeStats,
     as_tensor,
@@ -62,7 +62,7 @@ class MultiDraftRule:
     ``sample(p, t)`` is the K-slot race (the strong variant's reference); ``draft_slots(q, t)``
     the K slots' drafts from one drafter distribution; ``verify_chains(P, chains, t0)`` one
     round; ``verify_block`` the same for a single chain in slot 0, so the rule also runs in
-    :func:`~coupling.paper_repro.decoders.decode` (with ``gamma=0``: the reference). With ``torch``
+    :func:`~coupling.decoding.decode` (with ``gamma=0``: the reference). With ``torch``
     a round races every row of the block on the device at once and resolves the surviving slots
     there, reading back two integers; with ``numba`` the host races the rows of the surviving
     chain position by position. Both pick the lowest surviving chain's row and agree token
@@ -178,10 +178,10 @@ def _draft_chains(drafter, rule, sampling, context, g, t0, stats, target):
 
 def decode_multidraft(target, drafter, rule, prompt_ids, *, gamma, max_new_tokens, sampling,
                       eos_token_id=None):  # fmt: skip
-    """Generate with ``target`` (a :class:`~coupling.paper_repro.lm.CachedLM`), ``drafter`` and a
+    """Generate with ``target`` (a :class:`~coupling.decoding.lm.CachedLM`), ``drafter`` and a
     :class:`MultiDraftRule`: per round K chains of ``g = min(gamma, remaining - 1)`` drafts,
     one batched target pass, then the accepted prefix and one token. Counters as for
-    :func:`~coupling.paper_repro.decoders.decode`; ``drafter_calls`` counts distinct drafted
+    :func:`~coupling.decoding.decode`; ``drafter_calls`` counts distinct drafted
     prefixes."""
     prompt = [int(t) for t in prompt_ids]
     check_run(prompt, gamma, max_new_tokens, drafter)
@@ -213,7 +213,7 @@ def decode_multidraft(target, drafter, rule, prompt_ids, *, gamma, max_new_token
 def multidraft(target, drafter, prompt_ids, *, seed, drafts, gamma, max_new_tokens, sampling,
                variant="strong", eos_token_id=None, backend="auto"):  # fmt: skip
     """Multi-draft DISD with ``drafts`` chains of ``gamma`` tokens per target pass; returns a
-    :class:`~coupling.paper_repro.decoders.DecodeResult`."""
+    :class:`~coupling.decoding.DecodeResult`."""
     rule = MultiDraftRule(seed, drafts, variant, backend)
     return decode_multidraft(target, drafter, rule, prompt_ids, gamma=gamma,
                              max_new_tokens=max_new_tokens, sampling=sampling,

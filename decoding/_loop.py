@@ -155,12 +155,12 @@ def emit(out, stats, drafts, accepted, token, eos_token_id):
 
 def decode(target, drafter, rule, prompt_ids, *, gamma, max_new_tokens, sampling,
            eos_token_id=None):  # fmt: skip
-    """Generate with ``target`` (a :class:`~coupling.paper_repro.lm.CachedLM`) and an optional
+    """Generate with ``target`` (a :class:`~coupling.decoding.lm.CachedLM`) and an optional
     drafter.
 
     ``drafter`` has ``next_token_logits(context) -> tensor (V,)`` on the target's device and
     ``reset()``; ``None`` (with ``gamma=0``) is plain autoregressive decoding. ``sampling`` (a
-    :class:`~coupling.paper_repro.sampling.SamplingConfig`) turns both models' logits into
+    :class:`~coupling.decoding.sampling.SamplingConfig`) turns both models' logits into
     distributions identically. Decoding stops after ``max_new_tokens`` or at ``eos_token_id``.
     """
     prompt = [int(t) for t in prompt_ids]

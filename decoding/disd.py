@@ -10,7 +10,7 @@ is the coupling's :math:`\Pr[a=b] \ge (1-D)/(1+D)`. There is no ratio test: reus
 in one would bias the output.
 """
 
-from coupling.paper_repro.decoders._loop import (
+from coupling.decoding._loop import (
     as_tensor,
     check_backend,
     decode,
@@ -28,7 +28,7 @@ COUPLINGS = ("gumbel", "wmh")
 class DisdRule:
     """Accept iff equal, with the communication-free sampler ``coupling`` keyed by position.
 
-    ``backend`` (see :data:`~coupling.paper_repro.decoders._loop.BACKENDS`) picks where the samples
+    ``backend`` (see :data:`~coupling.decoding._loop.BACKENDS`) picks where the samples
     are drawn. With ``torch`` a verify block draws the g + 1 target samples in one call on the
     device, compares them with the drafts there, and reads back two integers; with ``numba``
     the host draws position by position and stops at the first mismatch. The two backends

@@ -1,9 +1,9 @@
 """One dispatch from a decoding-method name to its decoder (the CLI and the experiments)."""
 
-from coupling.paper_repro.decoders.autoregressive import REFERENCE_COUPLINGS, autoregressive
-from coupling.paper_repro.decoders.disd import disd
-from coupling.paper_repro.decoders.multidraft import check_drafts, multidraft
-from coupling.paper_repro.decoders.standard import standard_sd
+from coupling.decoding.autoregressive import REFERENCE_COUPLINGS, autoregressive
+from coupling.decoding.disd import disd
+from coupling.decoding.multidraft import check_drafts, multidraft
+from coupling.decoding.standard import standard_sd
 
 __all__ = ["METHODS", "MULTIDRAFT_METHODS", "check_method", "run_method"]
 
@@ -37,7 +37,7 @@ def run_method(method, target, drafter, prompt_ids, *, seed, gamma, max_new_toke
 
     ``coupling`` is the sampler of ``autoregressive`` (DISD's is in its method name);
     ``drafter`` and ``gamma`` are ignored by ``autoregressive``; ``backend`` is where the
-    random choices are drawn (see :data:`~coupling.paper_repro.decoders.BACKENDS`); ``drafts`` is K
+    random choices are drawn (see :data:`~coupling.decoding.BACKENDS`); ``drafts`` is K
     for the multi-draft methods (and for ``autoregressive`` with ``coupling="gls"``).
     """
     check_method(method, coupling, drafts)

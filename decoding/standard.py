@@ -9,7 +9,7 @@ depend on the drafter. Its three uniforms per position come from their own publi
 """
 
 import numpy as np
-from coupling.paper_repro.decoders._loop import (
+from coupling.decoding._loop import (
     as_tensor,
     check_backend,
     decode,
