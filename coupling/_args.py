@@ -1,8 +1,9 @@
 """Checks of command-line values shared by the subcommands: each returns the value converted
-or raises :class:`coupling._output.CommandError` naming the flag."""
+(or, for ``--out``, holds the directory) or raises :class:`coupling._output.CommandError`
+naming the flag."""
 
-import os
-from pathlib import Path
+import contextlib
+import functools
 
 from coupling._output import CommandError, user_input
 
@@ -58,23 +59,49 @@ def thread_count(value):
         return as_count(value, "--threads", minimum=0, maximum=numba.config.NUMBA_NUM_THREADS)
 
 
-def out_dir(text):
-    """``--out`` as a directory this process can write in (created if missing), checked before
-    any work, so a long run never fails at its end for want of a place to write."""
-    out = Path(text)
-    if out.exists() and not out.is_dir():
-        raise CommandError(f"--out {out} exists and is not a directory")
-    made = not out.exists()
+@contextlib.contextmanager
+def results_dir(text, subdirs=(), flag="--out"):
+    """``--out``: the run's results directory, held for the block's duration (a
+    :class:`coupling.outputs.lock.ResultsDirectory`, yielded).
+
+    Up front it refuses a path that cannot be a directory this process writes in, and one that
+    another run holds, naming that run's pid; nothing is created until the command calls
+    ``start()`` on what this yields, as its work starts, so a command that fails before then
+    leaves no empty directory. Inside the block, a results file that cannot be written or
+    replaced ends the command with one line naming it; what was stored before is kept.
+    """
+    from coupling.outputs import WriteError
+    from coupling.outputs.lock import DirectoryInUse, ResultsDirectory
+
+    def in_use(exc):
+        return CommandError(f"{flag} {exc}; wait for it to finish, or choose another {flag}")
+
     try:
-        out.mkdir(parents=True, exist_ok=True)
-        probe = out / f".coupling-write-test-{os.getpid()}"
-        probe.touch()
-        probe.unlink()
-    except OSError as exc:
-        if made and out.is_dir():
-            out.rmdir()
-        raise CommandError(f"--out {out} is not writable: {exc.strerror or exc}") from None
-    return out
+        results = ResultsDirectory(text, subdirs)
+    except ValueError as exc:
+        raise CommandError(f"{flag} {exc}") from None
+    except DirectoryInUse as exc:
+        raise in_use(exc) from None
+    try:
+        yield results
+    except DirectoryInUse as exc:  # from start(): another run created the directory meanwhile
+        raise in_use(exc) from None
+    except WriteError as exc:
+        raise CommandError(f"{exc}; the results stored before it are intact") from None
+    finally:
+        results.release()
+
+
+def holds_out(command):
+    """Run ``command(args, out_dir)`` inside :func:`results_dir` of ``args.out``: the command
+    calls ``out_dir.start()`` when its work starts."""
+
+    @functools.wraps(command)
+    def run(args):
+        with results_dir(args.out) as results:
+            return command(args, results)
+
+    return run
 
 
 def int_list(text, flag):

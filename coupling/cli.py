@@ -13,7 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-from coupling._args import SEED_MAX, family_params, name_list, out_dir, split, thread_count
+from coupling._args import SEED_MAX, family_params, holds_out, name_list, split, thread_count
 from coupling._output import CommandError, print_json, progress_bar, user_input
 from coupling.cli_lm import add_parsers
 from coupling.cli_sweep import cmd_sweep
@@ -192,7 +192,8 @@ def _npz_bytes(p, q):
     return buf.getvalue()
 
 
-def _cmd_search(args):
+@holds_out
+def _cmd_search(args, out_dir):
     from coupling.figures.bounds import achievable_region_figure
     from coupling.outputs import atomic_write_bytes, atomic_write_text, safe_name, save_figure
     from coupling.simulate.search import (
@@ -219,7 +220,7 @@ def _cmd_search(args):
             if not targets:
                 raise ValueError("--target-d is empty")
         check_memory(search_memory(n), f"a search over pairs of n = {n:,} items")
-    out = out_dir(args.out)
+    out = out_dir.start()
     stem = safe_name(args.objective)
     results = []
     with progress_bar(len(targets), args.objective, enabled=not args.json,
@@ -266,14 +267,15 @@ def _cmd_search(args):
     return 0
 
 
-def _cmd_prove(args):
+@holds_out
+def _cmd_prove(args, out_dir):
     from coupling.proofs import CLAIMS
     from coupling.reports.proofs import prove
 
     names = None
     if args.claim is not None:
         names = list(name_list(args.claim, "--claims", tuple(CLAIMS)))
-    out = out_dir(args.out)
+    out = out_dir.start()
     with progress_bar(len(names or CLAIMS), "prove", enabled=not args.json,
                       unit="claims") as update:  # fmt: skip
         certs, figures = prove(names, full=args.full, out_dir=out, progress=update)

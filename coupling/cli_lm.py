@@ -4,7 +4,7 @@ import shlex
 import sys
 import time
 
-from coupling._args import thread_count
+from coupling._args import results_dir, thread_count
 from coupling._output import CommandError, print_json, progress_bar, user_input
 from coupling.outputs import format_table
 
@@ -224,23 +224,34 @@ def _bar(name, total):
     return progress_bar(total, f"reproduce {name}", unit="units")
 
 
+def _start(out_dir, cfg, lm_dir, names):
+    """The work starts: create and lock ``--out``, and check the stored units once more (on a
+    new ``--out`` another run may have stored some while this one loaded its model)."""
+    from coupling.reports.repro import check_settings
+
+    out_dir.start()
+    with user_input():
+        check_settings(cfg, lm_dir, names)
+
+
 def _cmd_repro(args):
     from coupling.paper_repro.experiments import EXPERIMENTS, unit_count
     from coupling.reports.repro import check_settings, run_repro
-    from coupling.reports.reproduce import check_out_dir
 
     names = EXPERIMENTS if args.experiment == "all" else (args.experiment,)
     with user_input():
         cfg = _resolve(args)
-        check_out_dir(args.out)
-        check_settings(cfg, args.out, names)
-    _threads(args.threads)
-    loaded = _load_target(args)
+    with results_dir(args.out) as out_dir:
+        with user_input():
+            check_settings(cfg, out_dir.path, names)
+        _threads(args.threads)
+        loaded = _load_target(args)
+        _start(out_dir, cfg, out_dir.path, names)
 
-    def bar(name):
-        return progress_bar(unit_count(name, cfg), f"repro {name}", unit="units")
+        def bar(name):
+            return progress_bar(unit_count(name, cfg), f"repro {name}", unit="units")
 
-    _, written = run_repro(loaded, cfg, args.out, names, progress=bar)
+        _, written = run_repro(loaded, cfg, out_dir.path, names, progress=bar)
     for path in written:
         if str(path).endswith(".md"):
             print(path)
@@ -251,17 +262,26 @@ def _cmd_reproduce(args):
     """The main job: every experiment, figure and table, and REPORT.md."""
     from coupling.paper_repro.experiments import EXPERIMENTS
     from coupling.reports.repro import check_settings
-    from coupling.reports.reproduce import check_out_dir, reproduce
+    from coupling.reports.reproduce import PART_DIRS, reproduce
 
     with user_input():
         cfg = _resolve(args)
-        root = check_out_dir(args.out)
-        check_settings(cfg, root / "repro", EXPERIMENTS)
-    _threads(args.threads)
-    command = "coupling reproduce " + " ".join(shlex.quote(a) for a in sys.argv[2:])
-    start, cpu = time.perf_counter(), time.process_time()
-    _, written = reproduce(lambda: _load_target(args), cfg, root, progress=_bar,
-                              command=command.strip())  # fmt: skip
+    # its parts' directories too, which `coupling repro`, `prove` or `sweep` may be given
+    with results_dir(args.out, subdirs=PART_DIRS) as out_dir:
+        lm_dir = out_dir.path / "repro"
+        with user_input():
+            check_settings(cfg, lm_dir, EXPERIMENTS)
+        _threads(args.threads)
+        command = "coupling reproduce " + " ".join(shlex.quote(a) for a in sys.argv[2:])
+        start, cpu = time.perf_counter(), time.process_time()
+
+        def load_target():
+            loaded = _load_target(args)
+            _start(out_dir, cfg, lm_dir, EXPERIMENTS)
+            return loaded
+
+        _, written = reproduce(load_target, cfg, out_dir.path, progress=_bar,
+                               command=command.strip())  # fmt: skip
     for path in written:
         if str(path).endswith((".md", ".png")):
             print(path)

@@ -5,7 +5,7 @@ import os
 import sys
 import time
 
-from coupling._args import family_params, int_list, out_dir, split
+from coupling._args import family_params, holds_out, int_list, split
 from coupling._output import CommandError, print_json, progress_bar, user_input
 
 __all__ = ["cmd_sweep"]
@@ -86,7 +86,8 @@ def _executor(args):
     return executor, close
 
 
-def cmd_sweep(args):
+@holds_out
+def cmd_sweep(args, out_dir):
     """``coupling sweep``: run (or resume) the spec's cells and write the summaries."""
     import sqlite3
 
@@ -106,9 +107,13 @@ def cmd_sweep(args):
             check_memory(running * run_memory(largest),
                          f"{running} cells of n = {largest:,} at once")  # fmt: skip
     total = len(cells)
-    out = out_dir(args.out)
-    store = out / "sweep.sqlite"
     executor, close = _executor(args)
+    try:
+        out = out_dir.start()  # the work starts: create and lock --out
+    except BaseException:
+        close(interrupted=True)
+        raise
+    store = out / "sweep.sqlite"
     t0 = time.perf_counter()
     try:
         with progress_bar(total, "cells", enabled=not args.json, unit="cells") as update:

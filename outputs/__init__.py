@@ -5,7 +5,9 @@ it (``simulate``, ``proofs``, ``paper_repro``, ``reports``, the CLI) writes file
 A write goes to a temporary file in the target's directory, created with mode 0666 less the
 process umask (as ``open`` would), and is then renamed over the target, so a reader sees the
 old file or the new one, never half of one; a failed write (a full disk, say) leaves the old
-file untouched.
+file untouched, and ends in a :class:`WriteError` that names the file (a full disk, a file
+made immutable, a directory where the file should be). Runs that must not share a directory
+take :class:`coupling.outputs.lock.ResultsDirectory`.
 """
 
 import contextlib
@@ -20,12 +22,15 @@ import secrets
 from pathlib import Path
 
 __all__ = [
+    "WriteError",
     "atomic_write_bytes",
     "atomic_write_text",
     "csv_text",
     "format_table",
     "json_text",
     "markdown_table",
+    "open_in_place",
+    "remove_file",
     "safe_name",
     "save_figure",
     "slug",
@@ -37,22 +42,58 @@ FIGURE_FORMATS = ("png", "pdf")
 FIGURE_DPI = 150
 
 
-def atomic_write_bytes(path, data):
-    """Write ``data`` to ``path`` through a temporary file and an atomic rename."""
+class WriteError(OSError):
+    """A results file that could not be written (or removed): ``str()`` is one line naming the
+    file and the reason; a file it would have replaced is left as it was."""
+
+    def __init__(self, path, cause, action="write"):
+        super().__init__(cause.errno, cause.strerror or str(cause), str(path))
+        self.action = action
+
+    def __str__(self):
+        return f"cannot {self.action} {self.filename}: {self.strerror}"
+
+
+def open_in_place(path, flags, *, reported=None):
+    """``os.open(path, flags)`` with mode 0o666 less the umask, after creating the directories
+    above ``path``; :class:`WriteError` naming ``reported`` (default ``path``) if either fails."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return os.open(path, flags, 0o666)
+    except OSError as exc:
+        raise WriteError(path if reported is None else reported, exc) from exc
+
+
+def atomic_write_bytes(path, data):
+    """Write ``data`` to ``path`` through a temporary file and an atomic rename.
+
+    Raises :class:`WriteError` (an OSError) when the file cannot be written or replaced; the
+    old file, if any, is then untouched and no temporary file is left behind.
+    """
+    path = Path(path)
     tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    # O_EXCL on a fresh random name; 0o666 lets the umask decide the final mode
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    # O_EXCL on a fresh random name
+    fd = open_in_place(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, reported=path)
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+        if isinstance(exc, OSError):
+            raise WriteError(path, exc) from exc
         raise
     return path
+
+
+def remove_file(path):
+    """Remove the file ``path`` if it exists; :class:`WriteError` if it cannot be removed."""
+    try:
+        Path(path).unlink(missing_ok=True)
+    except OSError as exc:
+        raise WriteError(path, exc, "remove") from exc
 
 
 def atomic_write_text(path, text):

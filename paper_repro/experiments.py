@@ -18,7 +18,7 @@ Markdown, figures) are rebuilt from the units.
 """
 
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 
 from coupling.decoding import check_drafts, reference_rule, run_method
 from coupling.decoding.lm import CachedLM
@@ -41,6 +41,7 @@ __all__ = [
     "EXPERIMENTS",
     "PROMPTS",
     "TEMPLATES",
+    "UNREAD_FIELDS",
     "ReproConfig",
     "flip_count",
     "prompt_variants",
@@ -59,6 +60,19 @@ PROMPTS = (
 )
 #: Experiment 2's drafters: one per band of D_TV (high, middle, low).
 BE_DRAFTERS = ("exit16", "q3g32", "temp1.25")
+#: The fields of :class:`ReproConfig` each experiment does not read. Every other field, any
+#: field added later included, is one of the experiment's settings: stored with each unit and
+#: compared on resume, so units made before a change of that field are refused, not mixed in.
+UNREAD_FIELDS = {
+    "coupling": ("be_drafters", "be_seeds", "be_tokens", "gammas", "sd_seeds", "check_seeds",
+                 "check_gamma", "flip_sequences", "md_drafts", "md_gamma", "md_seeds",
+                 "md_tokens"),
+    "sd": ("seed", "mc_trials", "drafters", "templates", "gammas", "flip_sequences",
+           "list_drafts", "list_every"),
+    "invariance": ("mc_trials", "drafters", "be_seeds", "be_tokens", "gammas", "sd_seeds",
+                   "check_seeds", "check_gamma", "md_drafts", "md_gamma", "md_seeds",
+                   "md_tokens", "list_drafts", "list_every"),
+}  # fmt: skip
 
 
 def _positive_int(name, value):
@@ -68,7 +82,8 @@ def _positive_int(name, value):
 
 @dataclass(frozen=True)
 class ReproConfig:
-    """Settings of the three experiments (every field is recorded with the units)."""
+    """Settings of the three experiments (each experiment records every field it may read
+    with its units: see :data:`UNREAD_FIELDS`)."""
 
     target: str = "smollm2"  # the target model, as given to load_model
     dtype: str = "float32"
@@ -120,33 +135,10 @@ class ReproConfig:
                 raise ValueError(f"unknown template {t!r}; choose from {', '.join(TEMPLATES)}")
 
     def settings(self, experiment):
-        """The fields experiment ``experiment`` depends on (checked when it resumes)."""
-        keys = {
-            "coupling": (
-                "seed",
-                "tokens",
-                "mc_trials",
-                "drafters",
-                "templates",
-                "list_drafts",
-                "list_every",
-            ),
-            "sd": (
-                "be_drafters",
-                "be_seeds",
-                "be_tokens",
-                "tokens",
-                "sd_seeds",
-                "check_seeds",
-                "check_gamma",
-                "md_drafts",
-                "md_gamma",
-                "md_seeds",
-                "md_tokens",
-            ),
-            "invariance": ("seed", "tokens", "be_drafters", "flip_sequences", "templates"),
-        }[experiment]
-        return {k: getattr(self, k) for k in ("target", "dtype", "prompts", *keys)}
+        """Every field but those experiment ``experiment`` does not read
+        (:data:`UNREAD_FIELDS`): recorded with each of its units and checked when it resumes."""
+        unread = UNREAD_FIELDS[experiment]
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name not in unread}
 
     def as_dict(self):
         """Every setting, with the time it was recorded (for the run's settings file)."""

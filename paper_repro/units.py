@@ -1,9 +1,12 @@
-"""Resumable units of work: one JSON record per unit, with the settings that made them.
+"""Resumable units of work: one JSON file per unit, each with the settings that made it.
 
-An experiment stores each unit atomically as ``<dir>/units/<name>.json`` and its settings as
+An experiment stores each unit atomically as ``<dir>/units/<name>.json``, holding the unit's
+record and the settings it was made with, and the settings once more as
 ``<dir>/settings.json``. A rerun skips every unit already stored, so an interrupted run
-resumes; a rerun with other settings is refused, naming what differs, before any work (units
-made under other settings would be silently mixed with new ones).
+resumes. Before any work a rerun compares its settings with ``settings.json`` and with every
+stored unit's, and refuses a difference, naming it: a unit made under other settings (by an
+earlier version whose settings had fewer fields, or by another run that wrote into the same
+directory) would otherwise be mixed silently with new ones.
 """
 
 import json
@@ -33,42 +36,60 @@ def settings_difference(stored, wanted):
 class UnitStore:
     """Units of one experiment under ``directory``, made with ``settings`` (a JSON-able dict).
 
-    Construction checks the stored settings and raises ValueError on a mismatch; it writes
-    nothing (the settings are recorded with the first unit).
+    Construction checks ``settings.json`` and every stored unit and raises ValueError, naming
+    the file and each differing setting, on a mismatch; it writes nothing (the settings are
+    recorded with the first unit).
     """
 
     def __init__(self, directory, settings):
         self.directory = Path(directory)
         self.settings = _canonical(settings)
         path = self.directory / "settings.json"
+        units = sorted((self.directory / "units").glob("*.json"))
         if path.exists():
-            diffs = settings_difference(json.loads(path.read_text()), self.settings)
-            if diffs:
-                raise ValueError(
-                    f"{self.directory} holds results made with other settings "
-                    f"({'; '.join(diffs)}); use another --out or remove it"
-                )
-        elif any((self.directory / "units").glob("*.json")):
+            self._check(self.directory, json.loads(path.read_text()))
+        elif units:
             raise ValueError(
                 f"{self.directory} holds units without recorded settings (an older version); "
                 "use another --out or remove it"
             )
+        for unit in units:
+            self._read(unit)
+
+    def _check(self, where, stored):
+        diffs = settings_difference(stored, self.settings)
+        if diffs:
+            raise ValueError(
+                f"{where} holds results made with other settings ({'; '.join(diffs)}); "
+                "use another --out or remove it"
+            )
+
+    def _read(self, path):
+        """The record stored in ``path``, once its settings are checked."""
+        try:
+            stored = json.loads(path.read_text())
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{path} is not a stored unit ({exc}); remove it") from None
+        if not (isinstance(stored, dict) and set(stored) == {"settings", "record"}):
+            raise ValueError(
+                f"{path} holds a unit without its settings (an older version); "
+                "use another --out or remove it"
+            )
+        self._check(path, stored["settings"])
+        return stored["record"]
 
     def path(self, name):
         """The file unit ``name`` is stored in."""
         return self.directory / "units" / f"{name}.json"
 
-    def done(self, name):
-        """Whether unit ``name`` is stored."""
-        return self.path(name).exists()
-
     def get(self, name, compute):
-        """The stored record ``name``, or ``compute()`` stored first."""
+        """The stored record ``name`` (its settings checked again), or ``compute()`` stored
+        first, with the settings."""
         path = self.path(name)
         if path.exists():
-            return json.loads(path.read_text())
+            return self._read(path)
         record = compute()
         if not (self.directory / "settings.json").exists():
             write_json(self.directory / "settings.json", self.settings)
-        write_json(path, record)
+        write_json(path, {"settings": self.settings, "record": record})
         return record

@@ -105,7 +105,8 @@ def write_reports(out, cfg, coupling=None, sd=None, invariance=None):
 
 
 def check_settings(cfg, out, names):
-    """Refuse, before any model work, to resume experiments stored with other settings."""
+    """Refuse, before any model work, to resume experiments stored with other settings: each
+    experiment's ``settings.json`` and every unit it stores are checked."""
     for name in names:
         UnitStore(Path(out) / name, cfg.settings(name))
 

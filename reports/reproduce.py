@@ -8,11 +8,11 @@ everything stored.
 """
 
 import contextlib
-import tempfile
 import time
 from concurrent.futures import Future
 from pathlib import Path
 
+from coupling.outputs.lock import check_writable
 from coupling.paper_repro.units import UnitStore
 from coupling.proofs import CLAIMS, Certificate, run_claims
 from coupling.reports.proofs import write_certificates, write_claim_figures
@@ -21,10 +21,12 @@ from coupling.reports.repro import run_repro
 from coupling.reports.sweep import write_sweep_outputs
 from coupling.simulate.sweep import SweepSpec, expand_cells, read_results, run_sweep
 
-__all__ = ["BOUNDS_SWEEP", "PARTS", "check_out_dir", "part_sizes", "reproduce", "run_proofs",
+__all__ = ["BOUNDS_SWEEP", "PARTS", "PART_DIRS", "part_sizes", "reproduce", "run_proofs",
            "run_small_sweep"]  # fmt: skip
 
 PARTS = ("coupling", "sd", "invariance", "proofs", "sweep")
+#: Where the parts store under the root: the language-model experiments, certificates, sweep.
+PART_DIRS = ("repro", "proofs", "sweep")
 #: The sweep behind the bounds figures: four families across the range of D.
 BOUNDS_SWEEP = SweepSpec(
     blocks=(
@@ -40,28 +42,6 @@ BOUNDS_SWEEP = SweepSpec(
     ),
     trials=100_000,
 )
-
-
-def check_out_dir(path, flag="--out"):
-    """Refuse an output directory that is a file or cannot be written, before any work.
-
-    Creates the directory (as the run would) and writes and removes a probe file in it.
-    """
-    path = Path(path)
-    if path.exists() and not path.is_dir():
-        raise ValueError(f"{flag} {str(path)!r} is a file, not a directory")
-    for parent in path.parents:
-        if parent.exists() and not parent.is_dir():
-            raise ValueError(f"{flag} {str(path)!r}: {str(parent)!r} is a file")
-        if parent.exists():
-            break
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=path, prefix=".probe-"):
-            pass
-    except OSError as exc:
-        raise ValueError(f"{flag} {str(path)!r} cannot be written: {exc.strerror}") from None
-    return path
 
 
 def part_sizes(cfg, *, claims=None, sweep_spec=BOUNDS_SWEEP):
@@ -119,18 +99,24 @@ def reproduce(load_target, cfg, root, *, parts=PARTS, claims=None, sweep_spec=BO
     is among ``parts``; ``claims`` and ``sweep_spec`` choose the certificates and the bounds
     sweep. ``progress(part, total)`` returns a context manager yielding an ``update(k)``
     callback (or None). Returns (ReportData, written paths).
+
+    ``root`` is checked before any work (:func:`~coupling.outputs.lock.check_writable`) and
+    created by the first write. No lock is taken here: ``coupling reproduce`` holds ``root``
+    and its :data:`PART_DIRS` against other runs for its lifetime.
     """
     for part in parts:
         if part not in PARTS:
             raise ValueError(f"unknown part {part!r}; choose from {', '.join(PARTS)}")
-    root = check_out_dir(root)
+    check_writable(root)
+    root = Path(root)
     sizes = part_sizes(cfg, claims=claims, sweep_spec=sweep_spec)
 
     def bar(part):
         return progress(part, sizes[part]) if progress else contextlib.nullcontext()
 
-    data = ReportData(root=root, lm_dir=root / "repro", cfg=cfg, proofs_dir=root / "proofs",
-                      sweep_dir=root / "sweep", command=command)  # fmt: skip
+    lm_dir, proofs_dir, sweep_dir = (root / name for name in PART_DIRS)
+    data = ReportData(root=root, lm_dir=lm_dir, cfg=cfg, proofs_dir=proofs_dir,
+                      sweep_dir=sweep_dir, command=command)  # fmt: skip
     start = time.perf_counter()
     written = []
     lm_parts = [p for p in parts if p in PARTS[:3]]

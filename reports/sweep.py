@@ -3,7 +3,7 @@
 from pathlib import Path
 
 from coupling.figures.bounds import sweep_summary_figure
-from coupling.outputs import atomic_write_text, csv_text, format_table, save_figure
+from coupling.outputs import atomic_write_text, csv_text, format_table, remove_file, save_figure
 from coupling.simulate.sweep import read_results, summarise
 
 __all__ = ["write_sweep_outputs"]
@@ -33,5 +33,5 @@ def write_sweep_outputs(store, spec, out_dir):
         )
     for stale in set(out_dir.glob("summary_*.*")) - set(paths):
         if stale.suffix in (".png", ".pdf", ".json"):
-            stale.unlink()
+            remove_file(stale)
     return paths

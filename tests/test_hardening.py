@@ -283,22 +283,22 @@ def test_engines_given_as_one_name(tmp_path, capsys):
 def test_out_that_is_a_file_or_unwritable(argv, tmp_path, capsys, monkeypatch):
     target = tmp_path / "file"
     target.write_text("keep me")
-    refused(capsys, [*argv, "--out", str(target)], "exists and is not a directory")
-    refused(capsys, [*argv, "--out", str(target / "sub")], "is not writable")
+    refused(capsys, [*argv, "--out", str(target)], "is a file, not a directory")
+    refused(capsys, [*argv, "--out", str(target / "sub")], f"cannot be created: {target} is a file")
     assert target.read_text() == "keep me"
 
     def denied(self, *args, **kwargs):
         raise PermissionError(13, "Permission denied", str(self))
 
     monkeypatch.setattr(Path, "touch", denied)  # a directory this process may not write in
-    refused(capsys, [*argv, "--out", str(tmp_path / "ro")], "not writable: Permission denied")
+    refused(capsys, [*argv, "--out", str(tmp_path / "ro")], "cannot be written: Permission denied")
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root writes in a read-only directory")
 def test_out_in_a_read_only_directory(tmp_path, capsys):
     ro = tmp_path / "ro"
     ro.mkdir(mode=0o500)
-    refused(capsys, ["search", "--n", "2", "--out", str(ro / "x")], "is not writable")
+    refused(capsys, ["search", "--n", "2", "--out", str(ro / "x")], "cannot be written")
 
 
 def test_scheduler_without_dask(tmp_path, capsys, monkeypatch):
