@@ -58,6 +58,14 @@ def thread_count(value):
         return as_count(value, "--threads", minimum=0, maximum=numba.config.NUMBA_NUM_THREADS)
 
 
+def default_threads():
+    """The thread count a command that runs torch uses when ``--threads`` is 0: the cores
+    not busy with other processes now (:func:`coupling.simulate.validation.free_cores`)."""
+    from coupling.simulate.validation import free_cores
+
+    return free_cores()
+
+
 def out_dir(text):
     """``--out`` as a directory this process can write in (created if missing), checked before
     any work, so a long run never fails at its end for want of a place to write."""
