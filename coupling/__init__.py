@@ -13,7 +13,8 @@ Decoding", arXiv:2408.07978. The public API lives here; the parts are subpackage
   report writer and file output; :mod:`coupling.cli`: the ``coupling`` command.
 
 Every name below loads on first use, so ``import coupling`` and a sampler call import neither
-torch nor transformers.
+torch nor transformers; the decoding API (``coupling.KeyedRace``, ``coupling.disd_generate``)
+loads them when it is used.
 
 >>> import coupling
 >>> p, q = [0.5, 0.3, 0.2], [0.4, 0.4, 0.2]
@@ -82,6 +83,20 @@ _EXPORTS = {
     ),
     "coupling.simulate.communication": ("RelayLaw", "relay_exact", "relay_pairs"),
     "coupling.simulate.families": ("FAMILIES", "DistributionPair", "make_pair"),
+    "coupling.decoding": (
+        "GENERATE_METHODS",
+        "CachedLM",
+        "DisdGenerateOutput",
+        "KeyedRace",
+        "SamplingConfig",
+        "autoregressive",
+        "disd",
+        "disd_custom_generate",
+        "disd_generate",
+        "multidraft",
+        "standard_sd",
+        "token_key",
+    ),
 }
 _SUBPACKAGES = (
     "cli", "decoding", "figures", "outputs", "paper_repro", "proofs", "reports", "simulate"

@@ -59,6 +59,14 @@ def thread_count(value):
         return as_count(value, "--threads", minimum=0, maximum=numba.config.NUMBA_NUM_THREADS)
 
 
+def default_threads():
+    """The thread count a command that runs torch uses when ``--threads`` is 0: the cores
+    not busy with other processes now (:func:`coupling.simulate.validation.free_cores`)."""
+    from coupling.simulate.validation import free_cores
+
+    return free_cores()
+
+
 @contextlib.contextmanager
 def results_dir(text, subdirs=(), flag="--out"):
     """``--out``: the run's results directory, held for the block's duration (a

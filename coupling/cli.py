@@ -13,7 +13,15 @@ import sys
 import time
 from pathlib import Path
 
-from coupling._args import SEED_MAX, family_params, holds_out, name_list, split, thread_count
+from coupling._args import (
+    SEED_MAX,
+    default_threads,
+    family_params,
+    holds_out,
+    name_list,
+    split,
+    thread_count,
+)
 from coupling._output import CommandError, print_json, progress_bar, user_input
 from coupling.cli_lm import add_parsers
 from coupling.cli_sweep import cmd_sweep
@@ -144,6 +152,8 @@ def _cmd_bench(args):
         import torch
 
         from coupling.paper_repro.bench import lm_benchmarks
+        from coupling.paper_repro.bench_engine import anchor_rows, load_rows
+        from coupling.paper_repro.model import DEFAULT_TARGET
 
         target = args.target
         if not target.strip() or ((os.sep in target or target.startswith(".")) and
@@ -151,10 +161,14 @@ def _cmd_bench(args):
             raise CommandError(f"--target {target!r}: no such model directory")
         if args.threads < 0:
             raise CommandError(f"--threads must be >= 0, got {args.threads}")
-        if args.threads:
-            torch.set_num_threads(args.threads)
+        torch.set_num_threads(args.threads or default_threads())
         print(f"measuring {target} on {torch.get_num_threads()} threads...", file=sys.stderr)
         rows = lm_benchmarks(target=target)
+        print("the same verify pass idle and beside a busy process...", file=sys.stderr)
+        rows += load_rows(target)
+        if target == DEFAULT_TARGET:  # the anchor drafter is built from the default target
+            print("the engine against transformers' generate...", file=sys.stderr)
+            rows += anchor_rows(target)
     else:
         threads = thread_count(args.threads)
         if threads:
@@ -330,7 +344,9 @@ def build_parser():
     bench.add_argument(
         "--lm",
         action="store_true",
-        help="the language-model costs instead: step, verify pass, randomness per position",
+        help="the language-model costs instead: step, verify pass, randomness per position, "
+        "the verify pass beside a busy process, and the engine against transformers' generate "
+        "(a few minutes)",
     )
     bench.add_argument("--target", default="smollm2", help="with --lm: smollm2 or an HF path/id")
     bench.set_defaults(func=_cmd_bench)
@@ -383,7 +399,12 @@ def build_parser():
 
 
 def main(argv=None):
-    """Run ``coupling`` with ``argv`` (default ``sys.argv[1:]``); returns the exit status."""
+    """Run ``coupling`` with ``argv`` (default ``sys.argv[1:]``); returns the exit status.
+
+    Before any command loads torch, OpenMP's threads are told to wait passively (unless the
+    user chose a policy): spinning waiters starve each other as soon as another process is
+    busy, which made a verify pass of the default model 38 times slower on 2 cores."""
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

@@ -4,7 +4,7 @@ import shlex
 import sys
 import time
 
-from coupling._args import results_dir, thread_count
+from coupling._args import default_threads, results_dir, thread_count
 from coupling._output import CommandError, print_json, progress_bar, user_input
 from coupling.outputs import format_table
 
@@ -28,15 +28,15 @@ def _notify(message):
 
 
 def _threads(n):
-    """``--threads N``: torch's and numba's thread pools (on a shared machine one thread can
-    be ten times faster than two that wait for each other)."""
+    """``--threads N``: torch's and numba's thread pools; 0 (the default) takes the cores
+    other processes leave free now (on a shared machine one thread can be ten times faster
+    than two that wait for each other)."""
     import numba
     import torch
 
-    n = thread_count(n)
-    if n:
-        torch.set_num_threads(n)
-        numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))
+    n = thread_count(n) or default_threads()
+    torch.set_num_threads(n)
+    numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))
 
 
 def _load_target(args):
@@ -309,7 +309,7 @@ def _repro_args(p, out):
     p.add_argument("--dtype", help="float32 (default), bfloat16, float16, float64")
     p.add_argument("--device", help="cpu (default), cuda, ..., or auto (every visible GPU)")
     p.add_argument("--threads", type=int, default=0,
-                   help="torch and numba threads (default: all cores)")  # fmt: skip
+                   help="torch and numba threads (default: the cores free now)")  # fmt: skip
 
 
 def _model_args(p):
@@ -317,7 +317,7 @@ def _model_args(p):
     p.add_argument("--dtype", default="float32", help="float32, bfloat16, float16, float64")
     p.add_argument("--device", default="cpu", help="torch device (cpu, cuda, ...) or auto")
     p.add_argument("--threads", type=int, default=0,
-                   help="torch and numba threads (default: all cores)")  # fmt: skip
+                   help="torch and numba threads (default: the cores free now)")  # fmt: skip
 
 
 def add_parsers(sub):

@@ -1,6 +1,9 @@
 """The draft-and-verify loop shared by every decoder.
 
-A *rule* supplies the random choices, each keyed by the absolute output position ``t``:
+A *rule* supplies the random choices, each keyed by the token's absolute position ``t`` in its
+sequence, counted from the first real token (:func:`token_key`: a prompt of L tokens puts the
+first generated token at position L), so a call that continues a conversation never reuses the
+noise of an earlier call:
 
 * ``draft(q, t) -> int``: the drafter's token from its distribution ``q`` (V,);
 * ``verify_block(P, Q, drafts, t0) -> (accepted, token)``: one call per target pass, with the
@@ -22,11 +25,29 @@ bonus, so every target call emits at least one token and never more than ``max_n
 import time
 from dataclasses import dataclass, field
 
-__all__ = ["BACKENDS", "DecodeResult", "DecodeStats", "decode", "resolve_backend"]
+__all__ = ["BACKENDS", "KEY_CONVENTION", "DecodeResult", "DecodeStats", "decode", "resolve_backend",
+           "token_key"]  # fmt: skip
+
+#: The decoders' public-randomness key: the token's absolute position from the first real token.
+KEY_CONVENTION = "absolute-position"
 
 #: Where a rule draws: ``numba`` on host arrays, ``torch`` on the tensors' device; ``auto`` is
 #: torch for tensors on an accelerator and numba otherwise (the faster choice on a CPU).
 BACKENDS = ("auto", "numba", "torch")
+
+
+def token_key(prompt_length, index):
+    """The public-randomness key of generated token ``index`` (0-based) after a prompt of
+    ``prompt_length`` real tokens: its absolute position in the sequence, counted from the
+    first real token (padding never counts). The one key convention of every decoder, of
+    :class:`~coupling.decoding.KeyedRace` and of the experiments' replays.
+
+    Examples
+    --------
+    >>> token_key(5, 0), token_key(5, 3)
+    (5, 8)
+    """
+    return prompt_length + index
 
 
 def resolve_backend(backend, x):
@@ -172,8 +193,8 @@ def decode(target, drafter, rule, prompt_ids, *, gamma, max_new_tokens, sampling
     if drafter is not None:
         drafter.reset()
     while len(out) < max_new_tokens:
-        t0 = len(out)
-        g = 0 if drafter is None else min(gamma, max_new_tokens - t0 - 1)
+        g = 0 if drafter is None else min(gamma, max_new_tokens - len(out) - 1)
+        key = token_key(len(prompt), len(out))
         context = prompt + out
         drafts, qs = [], []
         for j in range(g):
@@ -181,11 +202,11 @@ def decode(target, drafter, rule, prompt_ids, *, gamma, max_new_tokens, sampling
             if stats.drafter_calls == 0:
                 check_draft(qs[-1], target)
             stats.drafter_calls += 1
-            drafts.append(int(rule.draft(qs[-1], t0 + j)))
+            drafts.append(int(rule.draft(qs[-1], key + j)))
         logits = target.logits(context + drafts, g + 1)
         stats.target_calls += 1
         accepted, token = rule.verify_block(sampling.probs(logits), _stack(qs, logits),
-                                            drafts, t0)  # fmt: skip
+                                            drafts, key)  # fmt: skip
         if emit(out, stats, drafts, accepted, token, eos_token_id):
             break
     stats.tokens = len(out)

@@ -1,6 +1,8 @@
 """Autoregressive sampling of the target with the public randomness: the reference.
 
-Token ``t`` is the communication-free sample of the target's distribution with key ``t``
+The token at absolute position ``t`` (counted from the prompt's first token:
+:func:`~coupling.decoding.token_key`) is the communication-free sample of the target's
+distribution with key ``t``
 (Gumbel race, WMH, or the K-slot race of the list coupling, ``gls``), so DISD, and the strong
 multi-draft variant with K drafts, with the same seed and coupling must reproduce it exactly.
 """
@@ -30,7 +32,8 @@ def reference_rule(seed, coupling="gumbel", backend="auto", drafts=None):
 
 def autoregressive(target, prompt_ids, *, seed, max_new_tokens, sampling, coupling="gumbel",
                    eos_token_id=None, backend="auto", drafts=None):  # fmt: skip
-    """One target step per token; ``y_t = coupling_sample(p_t, seed, key=t)``. ``backend``
+    """One target step per token; ``y_t = coupling_sample(p_t, seed, key=t)`` at absolute
+    position ``t = len(prompt_ids) + i`` for the i-th new token. ``backend``
     must be the one the DISD run to compare with uses (``auto`` picks it by device);
     ``drafts`` is K for ``coupling="gls"``."""
     return decode(target, None, reference_rule(seed, coupling, backend, drafts), prompt_ids,

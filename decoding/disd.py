@@ -1,13 +1,14 @@
 r"""Drafter-invariant speculative decoding (Daliri, Musco, Suresh).
 
-At output position t both models sample with the same public randomness :math:`R_t` (keyed by
-seed and t): the drafter proposes :math:`x_t = S(q_t, R_t)`, the target computes
-:math:`y_t = S(p_t, R_t)` in its verify pass, drafts are accepted while :math:`x_t = y_t`, the
-first mismatch emits :math:`y_t`, and a fully accepted block earns the bonus :math:`y_{t+\gamma}`.
-``S`` is the Gumbel race or weighted MinHash. Every emitted token is :math:`y_t`, the token that
+At position t (the token's absolute position in its sequence, counted from the first real
+token) both models sample with the same public randomness :math:`R_t` (keyed by seed and t):
+the drafter proposes :math:`x_t = S(q_t, R_t)`, the target computes :math:`y_t = S(p_t, R_t)`
+in its verify pass, drafts are accepted while :math:`x_t = y_t`, the first mismatch emits
+:math:`y_t`, and a fully accepted block earns the bonus :math:`y_{t+\gamma}`. ``S`` is the
+Gumbel race or weighted MinHash. Every emitted token is :math:`y_t`, the token that
 autoregressive sampling with the same seed produces, whatever the drafter; acceptance per token
-is the coupling's :math:`\Pr[a=b] \ge (1-D)/(1+D)`. There is no ratio test: reusing shared noise
-in one would bias the output.
+is the coupling's :math:`\Pr[a=b] \ge (1-D)/(1+D)`. There is no ratio test: reusing shared
+noise in one would bias the output.
 """
 
 from coupling.decoding._loop import (
@@ -52,6 +53,20 @@ class DisdRule:
     def sample(self, p, t):
         """The target's coupled sample from ``p`` at absolute position t (an int)."""
         return int(self._draw(p, t))
+
+    def sample_rows(self, P, keys):
+        """The coupled samples of the rows of ``P`` (R, V), row r at position ``keys[r]``: an
+        int64 array (numba) or tensor on ``P``'s device (torch)."""
+        if resolve_backend(self.backend, P) == "torch":
+            import torch
+
+            P = as_tensor(P)
+            keys = torch.as_tensor(keys, dtype=torch.int64).to(P.device)
+            return self._sample(P, seed=self.seed, key=keys, normalize=True)
+        import numpy as np
+
+        keys = np.asarray(keys.cpu() if hasattr(keys, "cpu") else keys, dtype=np.int64)
+        return self._sample(host(P), seed=self.seed, key=keys, normalize=True)
 
     def draft(self, q, t):
         """The drafter's sample from ``q`` at t: the same public randomness as :meth:`sample`."""

@@ -9,6 +9,8 @@ prefix: every causal LM takes a batch, while a tree needs custom attention masks
 The logits stay on the model's device (as float64): nothing but token ids crosses to the host.
 """
 
+from coupling.decoding.compat import forward, new_cache
+
 __all__ = ["CachedLM"]
 
 
@@ -26,7 +28,8 @@ class CachedLM:
     Parameters
     ----------
     model : transformers PreTrainedModel
-        In eval mode; called with ``input_ids``, ``past_key_values`` and ``use_cache=True``.
+        In eval mode; called through :func:`coupling.decoding.compat.forward` (its KV cache
+        under the argument name the installed transformers takes).
     """
 
     def __init__(self, model):
@@ -56,10 +59,8 @@ class CachedLM:
     def _cropped_cache(self, keep):
         """The cache holding the first ``keep`` tokens of :attr:`cached_tokens` (a fresh one
         when none is kept)."""
-        from transformers import DynamicCache
-
         if self._cache is None or keep == 0:
-            self._cache = DynamicCache(config=self.model.config)
+            self._cache = new_cache(self.model)
         elif keep < len(self._ids):
             self._cache.crop(keep - len(self._ids))  # negative: tokens to drop
         return self._cache
@@ -90,15 +91,11 @@ class CachedLM:
         cache = self._cropped_cache(keep)
         new = context[keep:]
         with torch.inference_mode():
-            out = self.model(
-                input_ids=torch.tensor([new], device=self.device),
-                past_key_values=cache,
-                use_cache=True,
-                logits_to_keep=count,
-            )
+            logits = forward(self.model, torch.tensor([new], device=self.device), cache,
+                             logits_to_keep=count)  # fmt: skip
         self.calls += 1
         self._ids = context
-        return out.logits[0, -count:].to(torch.float64)
+        return logits[0, -count:].to(torch.float64)
 
     def branch_logits(self, context, branches):
         """Float64 logits, a tensor of shape (B, L + 1, V) on :attr:`device`, for B branches
@@ -124,8 +121,7 @@ class CachedLM:
         new = context[keep:]
         ids = torch.tensor([new + b for b in branches], device=self.device)
         with torch.inference_mode():
-            out = self.model(input_ids=ids, past_key_values=cache, use_cache=True,
-                             logits_to_keep=count)  # fmt: skip
+            logits = forward(self.model, ids, cache, logits_to_keep=count)
         self.calls += 1
         self._rows = [context + b for b in branches]
-        return out.logits[:, -count:].to(torch.float64)
+        return logits[:, -count:].to(torch.float64)

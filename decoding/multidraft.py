@@ -1,7 +1,8 @@
 r"""Multi-draft drafter-invariant speculative decoding (Rowan, Phan, Khisti 2025, Algorithm 2,
 and its strongly invariant variant).
 
-Public noise :math:`S_i^{(t,k)}` keyed by absolute output position t and slot k
+Public noise :math:`S_i^{(t,k)}` keyed by the token's absolute position t (from the first real
+token: :func:`~coupling.decoding.token_key`) and slot k
 (:func:`coupling.simulate.gls_columns`: slot 0 is DISD-Gumbel's noise). Each round one drafter
 proposes K chains of g tokens: chain k's token at position t is slot k's race on the drafter's
 distribution given the chain's prefix (chains share their drafter calls while their prefixes
@@ -34,6 +35,7 @@ from coupling.decoding._loop import (
     emit,
     host,
     resolve_backend,
+    token_key,
 )
 from coupling.simulate import GLSColumns, gls_columns, gls_pick
 from coupling.simulate.validation import as_seed
@@ -195,14 +197,14 @@ def decode_multidraft(target, drafter, rule, prompt_ids, *, gamma, max_new_token
     target.reset()
     drafter.reset()
     while len(out) < max_new_tokens:
-        t0 = len(out)
-        g = min(gamma, max_new_tokens - t0 - 1)
+        g = min(gamma, max_new_tokens - len(out) - 1)
+        key = token_key(len(prompt), len(out))
         context = prompt + out
-        chains = _draft_chains(drafter, rule, sampling, context, g, t0, stats, target)
+        chains = _draft_chains(drafter, rule, sampling, context, g, key, stats, target)
         logits = target.branch_logits(context, chains) if g else target.logits(context, 1)[None]
         stats.target_calls += 1
         probs = sampling.probs(logits.reshape(-1, logits.shape[-1])).reshape(logits.shape)
-        accepted, token, chain = rule.verify_chains(probs, chains if g else [[]], t0)
+        accepted, token, chain = rule.verify_chains(probs, chains if g else [[]], key)
         if emit(out, stats, chains[chain], accepted, token, eos_token_id):
             break
     stats.tokens = len(out)

@@ -18,9 +18,9 @@ Markdown, figures) are rebuilt from the units.
 """
 
 import time
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 
-from coupling.decoding import check_drafts, reference_rule, run_method
+from coupling.decoding import KEY_CONVENTION, check_drafts, reference_rule, run_method, token_key
 from coupling.decoding.lm import CachedLM
 from coupling.decoding.sampling import SamplingConfig
 from coupling.outputs import slug
@@ -107,6 +107,9 @@ class ReproConfig:
     list_drafts: tuple = (1, 2, 4, 8)  # K of the list coupling in experiment 1
     list_every: int = 8  # ... at positions 0, list_every, ... (0.5-1.5 s per position)
     prompts: tuple = PROMPTS
+    # How the decoders key their public randomness (a record, not a choice): units made under
+    # another convention (before: the index within the generated output) are refused.
+    key_convention: str = field(default=KEY_CONVENTION, init=False)
 
     def __post_init__(self):
         for name in ("tokens", "mc_trials", "be_seeds", "be_tokens", "sd_seeds", "check_seeds",
@@ -203,8 +206,9 @@ def flip_count(loaded, prompt_ids, tokens, seed, block):
         k = min(block, len(tokens) - s)
         many.append(blocks.logits(seq[: base + s + k - 1], k))
     many = torch.cat(many)
-    flips = sum(rule.sample(sampling.probs(one[t]), t) != rule.sample(sampling.probs(many[t]), t)
-                for t in range(len(tokens)))  # fmt: skip
+    keys = [token_key(base, t) for t in range(len(tokens))]
+    flips = sum(rule.sample(sampling.probs(one[t]), k) != rule.sample(sampling.probs(many[t]), k)
+                for t, k in enumerate(keys))  # fmt: skip
     return int(flips), float((one - many).abs().max())
 
 

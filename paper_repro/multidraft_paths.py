@@ -4,8 +4,9 @@ A chain that survives a round holds exactly the tokens emitted so far, so its dr
 distribution is the drafter's :math:`q_t` along the emitted path; a round of
 :func:`~coupling.decoding.decode_multidraft` is therefore fixed by the target's
 :math:`p_t` and the drafter's :math:`q_t` along that path. At position t (round position j, active
-slots A) the target's token is the race over A of slot columns ``gls_columns(p_t, K, key=t)`` (all K
-slots for ``strong`` or at j = 0); slot k's draft is ``gls_columns(q_t, K, key=t).item[k]``
+slots A) the target's token is the race over A of slot columns ``gls_columns(p_t, K, key=t)``
+(t the absolute position, :func:`~coupling.decoding.token_key`; all K slots for ``strong`` or
+at j = 0); slot k's draft is ``gls_columns(q_t, K, key=t).item[k]``
 with the same seed; slots whose draft differs from :math:`Y_t` leave A. The round ends after
 :math:`Y_t` when A is empty, or after the bonus token at j = g (raced over the survivors) with
 :math:`g = \min(\gamma, N - t_0 - 1)`: exactly the decoder's rounds, token for token, with one
@@ -22,6 +23,8 @@ Slot k's column does not depend on K, so rows with different K share one race of
 from typing import NamedTuple
 
 import numpy as np
+from coupling.decoding import token_key
+from coupling.decoding.compat import forward, new_cache
 from coupling.decoding.multidraft import VARIANTS, check_drafts
 from coupling.paper_repro.paths import path_logits
 from coupling.simulate import gls_columns, gls_pick
@@ -85,13 +88,13 @@ class Rounds:
         self.alive = np.ones(self.k, bool)
 
 
-def _races(probs, rows, t):
-    """Slot columns of each row's distribution at key t, one race of max K per seed."""
+def _races(probs, rows, key):
+    """Slot columns of each row's distribution at ``key``, one race of max K per seed."""
     clock = np.empty((len(rows), max(k for _, k in rows)))
     item = np.empty(clock.shape, np.int64)
     for seed in {s for s, _ in rows}:
         idx = [r for r, (s, _) in enumerate(rows) if s == seed]
-        c = gls_columns(probs[idx], clock.shape[1], seed=seed, key=np.full(len(idx), t),
+        c = gls_columns(probs[idx], clock.shape[1], seed=seed, key=np.full(len(idx), key),
                         normalize=True)  # fmt: skip
         clock[idx], item[idx] = c.clock, c.item
     return clock, item
@@ -117,29 +120,28 @@ def _lockstep(target_model, drafter, prompt_ids, rows, gamma, tokens, sampling, 
     drafter every position races all K slots and only the tokens are kept, with the draft
     items of the target at each of ``temperatures`` (arrays (rows, tokens, max K))."""
     import torch
-    from transformers import DynamicCache
 
     device = target_model.get_output_embeddings().weight.device
     models = [target_model]
     if drafter is not None and drafter.lm.model is not target_model:
         models.append(drafter.lm.model)
-    caches = [DynamicCache(config=m.config) for m in models]
+    caches = [new_cache(m) for m in models]
     runs = [Rounds(k, gamma, tokens, variant) for _, k in rows]
     kmax = max(k for _, k in rows)
     items = {temp: np.empty((len(rows), tokens, kmax), np.int64) for temp in temperatures}
     ids = torch.tensor([list(prompt_ids)] * len(rows), device=device)
     with torch.inference_mode():
         for t in range(tokens):
-            outs = [m(input_ids=ids, past_key_values=c, use_cache=True, logits_to_keep=1)
-                    .logits[:, -1].to(torch.float64).cpu().numpy()
+            outs = [forward(m, ids, c)[:, -1].to(torch.float64).cpu().numpy()
                     for m, c in zip(models, caches)]  # fmt: skip
-            clock, item = _races(_probs(sampling, outs[0]), rows, t)
+            key = token_key(len(prompt_ids), t)
+            clock, item = _races(_probs(sampling, outs[0]), rows, key)
             drafts = None
             if drafter is not None:
                 zq = outs[-1] if len(outs) > 1 else outs[0]
-                drafts = _races(_probs(sampling, zq / drafter.temperature), rows, t)[1]
+                drafts = _races(_probs(sampling, zq / drafter.temperature), rows, key)[1]
             for temp, out in items.items():
-                out[:, t] = _races(_probs(sampling, outs[0] / temp), rows, t)[1]
+                out[:, t] = _races(_probs(sampling, outs[0] / temp), rows, key)[1]
             ys = []
             for r, run in enumerate(runs):
                 mask = np.zeros(clock.shape[1], bool)
@@ -193,7 +195,8 @@ def replay_strong(target_model, drafters, prompt_ids, rows, *, gamma, tokens, sa
             items = same_items[drafter.temperature]
         else:
             zq = path_logits(drafter.lm.model, prompt_ids, paths) / drafter.temperature
-            items = [gls_columns(_probs(sampling, z), kmax, seed=seed, key=np.arange(tokens),
+            keys = token_key(len(prompt_ids), np.arange(tokens))
+            items = [gls_columns(_probs(sampling, z), kmax, seed=seed, key=keys,
                                  normalize=True).item
                      for (seed, _), z in zip(rows, zq)]  # fmt: skip
         runs = []

@@ -12,7 +12,8 @@ all). Teacher forcing costs a fraction of step-by-step decoding on a CPU (about 
 """
 
 import numpy as np
-from coupling.decoding import reference_rule
+from coupling.decoding import reference_rule, token_key
+from coupling.decoding.compat import forward, new_cache
 
 __all__ = ["drafter_path_logits", "path_logits", "sample_paths"]
 
@@ -24,30 +25,30 @@ def _device(model):
 def sample_paths(model, prompt_ids, rows, tokens, sampling):
     """One autoregressive path per row, all continuing ``prompt_ids``, in batched steps.
 
-    Row r's token at position t is ``reference_rule(seed, coupling).sample(p_t, t)``: the
-    token autoregressive decoding (and DISD) with that seed and coupling emits.
+    Row r's i-th token is ``reference_rule(seed, coupling).sample(p_i, token_key(L, i))``
+    (L the prompt's length): the token autoregressive decoding (and DISD) with that seed and
+    coupling emits.
 
     Returns ``(paths, logits)``: a list of token lists, and the target's float64 logits at
     every position, shape (rows, tokens, V) (``logits[r, t]`` predicts ``paths[r][t]``).
     """
     import torch
-    from transformers import DynamicCache
 
     if not rows:
         raise ValueError("sample_paths needs at least one (seed, coupling) row")
     if isinstance(tokens, bool) or not isinstance(tokens, int) or tokens < 1:
         raise ValueError(f"tokens must be an int >= 1, got {tokens!r}")
     rules = [reference_rule(seed, coupling) for seed, coupling in rows]
-    cache = DynamicCache(config=model.config)
+    cache = new_cache(model)
     ids = torch.tensor([list(prompt_ids)] * len(rows), device=_device(model))
     paths = [[] for _ in rows]
     logits = []
     with torch.inference_mode():
         for t in range(tokens):
-            out = model(input_ids=ids, past_key_values=cache, use_cache=True, logits_to_keep=1)
-            step = out.logits[:, -1].to(torch.float64).cpu().numpy()
+            step = forward(model, ids, cache)[:, -1].to(torch.float64).cpu().numpy()
             logits.append(step)
-            chosen = [rule.sample(sampling.probs(row), t) for rule, row in zip(rules, step)]
+            key = token_key(len(prompt_ids), t)
+            chosen = [rule.sample(sampling.probs(row), key) for rule, row in zip(rules, step)]
             for path, y in zip(paths, chosen):
                 path.append(y)
             ids = torch.tensor([[y] for y in chosen], device=_device(model))

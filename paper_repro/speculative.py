@@ -26,7 +26,7 @@ target is measured as the ratio of their one-token step times.
 import time
 
 import numpy as np
-from coupling.decoding import DisdRule, run_method
+from coupling.decoding import DisdRule, run_method, token_key
 from coupling.decoding.lm import CachedLM
 from coupling.decoding.sampling import SamplingConfig
 from coupling.outputs import safe_name, slug
@@ -110,12 +110,14 @@ def multidraft_units(loaded, cfg, store, get_drafters, sampling, progress=None):
     return out
 
 
-def _row_stats(rule, p, q, path):
+def _row_stats(rule, p, q, path, prompt_length):
     """One path's statistics for one drafter, vectorised over the positions: ``p``, ``q`` the
-    (T, V) distributions along ``path``, ``rule`` the DisdRule of the path's own coupling."""
+    (T, V) distributions along ``path`` (which continues a prompt of ``prompt_length``
+    tokens), ``rule`` the DisdRule of the path's own coupling."""
     tv, wmh = tv_and_wmh(p, q)
     rates = acceptance_rates_path(p, q, path, tv)
-    flags = "".join("1" if rule.draft(q[t], t) == y else "0" for t, y in enumerate(path))
+    flags = "".join("1" if rule.draft(q[t], token_key(prompt_length, t)) == y else "0"
+                    for t, y in enumerate(path))  # fmt: skip
     jp = [exact.collision_probability(p[t], q[t], "gumbel") for t in range(0, len(path), JP_EVERY)]
     return {"tv": _short(tv), "flag": flags,
             **{key: _short(a) for key, a in zip(("a_sd", "a_gumbel", "a_wmh"), rates)},
@@ -138,7 +140,7 @@ def score_paths(model, drafters, ids, rows, tokens, sampling):
         q_logits = drafter_path_logits(drafter, model, logits, ids, paths)
         for (seed, coupling), rec, path, p, zq in zip(rows, records, paths, ps, q_logits):
             q = np.array([sampling.probs(z) for z in zq])
-            rec["drafters"][name] = _row_stats(DisdRule(seed, coupling), p, q, path)
+            rec["drafters"][name] = _row_stats(DisdRule(seed, coupling), p, q, path, len(ids))
     return records
 
 

@@ -190,6 +190,42 @@ def available_memory():
         return None
 
 
+def _cpu_ticks():
+    """(busy, total) jiffies of all CPUs from the first line of /proc/stat (Linux)."""
+    with open("/proc/stat") as fh:
+        fields = [int(x) for x in fh.readline().split()[1:]]
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+    return sum(fields) - idle, sum(fields)
+
+
+def free_cores(sample_seconds=0.1):
+    """Cores this process can use without competing: its usable cores less the work other
+    processes keep busy now, at least 1.
+
+    The busy share is measured over ``sample_seconds`` of /proc/stat while this process sleeps
+    (so it counts only the others); where /proc/stat is missing, the 1-minute load average
+    stands in. On a 2-core machine with one busy process this is 1: two threads that must
+    share one free core with a spinning neighbour wait on each other (OpenMP barriers), a
+    single thread does not.
+    """
+    import time
+
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
+    usable = usable or os.cpu_count() or 1
+    try:
+        busy0, total0 = _cpu_ticks()
+        time.sleep(sample_seconds)
+        busy1, total1 = _cpu_ticks()
+        share = (busy1 - busy0) / (total1 - total0) if total1 > total0 else 0.0
+        busy = share * (os.cpu_count() or usable)
+    except (OSError, ValueError, IndexError):
+        try:
+            busy = os.getloadavg()[0]
+        except OSError:
+            busy = 0.0
+    return max(1, min(usable, round(usable - busy)))
+
+
 def _bytes_text(count):
     for unit, size in (("EiB", 2**60), ("PiB", 2**50), ("TiB", 2**40), ("GiB", 2**30),
                        ("MiB", 2**20)):  # fmt: skip

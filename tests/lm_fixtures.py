@@ -77,6 +77,21 @@ def word_tokenizer(vocab=VOCAB):
     return fast
 
 
+def char_tokenizer(vocab=VOCAB):
+    """A character-level fast tokenizer (BPE without merges over ``a, b, c, ...``, tokens fused
+    back into text) with the specials of :func:`word_tokenizer`: any lowercase text of its
+    letters encodes, so transformers' stop-string matching can read it."""
+    from tokenizers import Tokenizer, decoders, models
+
+    letters = [chr(ord("a") + i) for i in range(vocab - 3)]
+    tok = Tokenizer(models.BPE({w: i for i, w in enumerate(["[UNK]", "<bos>", "<eos>", *letters])},
+                               merges=[], unk_token="[UNK]"))  # fmt: skip
+    tok.decoder = decoders.Fuse()
+    return transformers.PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="[UNK]",
+                                                bos_token="<bos>", eos_token="<eos>",
+                                                pad_token="[UNK]")  # fmt: skip
+
+
 def save_model(model, directory):
     """Save ``model`` with the word tokenizer of its vocabulary, as a directory ``load_model``
     reads like any HF model; returns the directory as a str."""

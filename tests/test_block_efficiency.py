@@ -28,17 +28,19 @@ pytestmark = pytest.mark.usefixtures(one_torch_thread.__name__)
 
 
 class _FlagRule:
-    """A decoder rule whose draft at t is accepted iff flags[t] (tokens are positions)."""
+    """A decoder rule whose draft at key t (the absolute position: the prompt is one token,
+    so output index t - 1) is accepted iff flags[t - 1] (tokens are positions)."""
 
-    def __init__(self, flags):
+    def __init__(self, flags, prompt_length=1):
         self.flags = flags
+        self.offset = prompt_length
 
     def draft(self, q, t):
         return t
 
     def verify_block(self, P, Q, drafts, t0):
         accepted = 0
-        while accepted < len(drafts) and self.flags[t0 + accepted]:
+        while accepted < len(drafts) and self.flags[t0 - self.offset + accepted]:
             accepted += 1
         return accepted, t0 + accepted
 

@@ -3,7 +3,7 @@ of both variants for several seeds, K and gamma (rows of mixed K in one batch), 
 strong is DISD-Gumbel's replay from its acceptance flags."""
 
 import pytest
-from coupling.decoding import DisdRule, disd, multidraft
+from coupling.decoding import DisdRule, disd, multidraft, token_key
 from coupling.decoding.lm import CachedLM
 from coupling.decoding.sampling import SamplingConfig
 from coupling.paper_repro.block_efficiency import replay
@@ -80,7 +80,8 @@ def test_one_draft_strong_is_disd_gumbel_replay(target_model, drafters):
             rule = DisdRule(seed, "gumbel")
             q = [S.probs(drafter.next_token_logits(PROMPT + run.tokens[:t]))
                  for t in range(TOKENS)]  # fmt: skip
-            flags = [rule.draft(q[t], t) == y for t, y in enumerate(run.tokens)]
+            flags = [rule.draft(q[t], token_key(len(PROMPT), t)) == y
+                     for t, y in enumerate(run.tokens)]  # fmt: skip
             ref = replay(flags, 3)
             assert (rep.target_calls, rep.accepted) == (ref.target_calls, ref.accepted)
 
