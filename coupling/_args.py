@@ -49,14 +49,37 @@ def name_list(text, flag, allowed):
     return given
 
 
+def usable_cores():
+    """The cores this process may run on (:func:`coupling.simulate.validation.usable_cores`)."""
+    from coupling.simulate.validation import usable_cores as cores
+
+    return cores()
+
+
 def thread_count(value):
-    """``--threads``: 0 (numba's default) up to the threads numba was started with."""
+    """``--threads`` of every command: 0 (each library's default) up to this machine's cores,
+    and no more than numba's pool (``NUMBA_NUM_THREADS``, the cores unless set lower): more
+    threads than cores only wait for each other."""
     import numba
 
     from coupling.simulate.validation import as_count
 
+    cores, pool = usable_cores(), numba.config.NUMBA_NUM_THREADS
     with user_input():
-        return as_count(value, "--threads", minimum=0, maximum=numba.config.NUMBA_NUM_THREADS)
+        count = as_count(value, "--threads", minimum=0)
+    if count > min(cores, pool):
+        limit = (f"{cores}, the cores of this machine" if cores <= pool
+                 else f"{pool}, numba's thread pool (NUMBA_NUM_THREADS)")  # fmt: skip
+        raise CommandError(f"--threads must be <= {limit}; got {count} (0: use them all)")
+    return count
+
+
+def seed_value(value):
+    """``--seed``: an int in [0, SEED_MAX], the public seed (checked before any work)."""
+    from coupling.simulate.validation import as_count
+
+    with user_input():
+        return as_count(value, "--seed", minimum=0, maximum=SEED_MAX)
 
 
 def default_threads():

@@ -148,6 +148,7 @@ def _cmd_bench(args):
         for flag, value in (("--n", args.n), ("--faithful-trials", args.faithful_trials),
                             ("--fast-trials", args.fast_trials)):  # fmt: skip
             as_count(value, flag)
+    threads = thread_count(args.threads)
     if args.lm:
         import torch
 
@@ -159,9 +160,7 @@ def _cmd_bench(args):
         if not target.strip() or ((os.sep in target or target.startswith(".")) and
                                    not Path(target).exists()):  # fmt: skip
             raise CommandError(f"--target {target!r}: no such model directory")
-        if args.threads < 0:
-            raise CommandError(f"--threads must be >= 0, got {args.threads}")
-        torch.set_num_threads(args.threads or default_threads())
+        torch.set_num_threads(threads or default_threads())
         print(f"measuring {target} on {torch.get_num_threads()} threads...", file=sys.stderr)
         rows = lm_benchmarks(target=target)
         print("the same verify pass idle and beside a busy process...", file=sys.stderr)
@@ -170,7 +169,6 @@ def _cmd_bench(args):
             print("the engine against transformers' generate...", file=sys.stderr)
             rows += anchor_rows(target)
     else:
-        threads = thread_count(args.threads)
         if threads:
             numba.set_num_threads(threads)
         print(
@@ -339,7 +337,8 @@ def build_parser():
     bench.add_argument("--n", type=int, default=50_000)
     bench.add_argument("--faithful-trials", type=int, default=2_000)
     bench.add_argument("--fast-trials", type=int, default=10_000_000)
-    bench.add_argument("--threads", type=int, default=0)
+    bench.add_argument("--threads", type=int, default=0,
+                       help="numba threads (with --lm: torch threads); default: all cores")
     bench.add_argument("--json", action="store_true")
     bench.add_argument(
         "--lm",

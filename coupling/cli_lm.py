@@ -4,7 +4,7 @@ import shlex
 import sys
 import time
 
-from coupling._args import default_threads, results_dir, thread_count
+from coupling._args import default_threads, results_dir, seed_value, thread_count
 from coupling._output import CommandError, print_json, progress_bar, user_input
 from coupling.outputs import format_table
 
@@ -39,30 +39,67 @@ def _threads(n):
     numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))
 
 
-def _load_target(args):
+#: load_model's and open_model's errors are about the model asked for (a name, a path, a
+#: dtype, a download), so they are the user's to fix.
+_MODEL_ERRORS = (ValueError, TypeError, RuntimeError)
+
+
+def _load_target(args, files=None):
+    """The target's weights: ``files`` (from open_model, already checked) or ``--target``."""
     from coupling.paper_repro.model import load_model
 
-    # load_model's errors are about the model asked for (a name, a path, a dtype, a download)
-    with user_input(ValueError, TypeError, RuntimeError):
-        return load_model(args.target, dtype=args.dtype, device=args.device, notify=_notify)
+    with user_input(*_MODEL_ERRORS):
+        return load_model(files or args.target, dtype=args.dtype, device=args.device,
+                          notify=_notify)  # fmt: skip
+
+
+#: --temperature, --top-k and --top-p when not given (SamplingConfig's defaults).
+_SAMPLING_DEFAULTS = {"temperature": 1.0, "top_k": 0, "top_p": 1.0}
 
 
 def _sampling(args):
+    """The SamplingConfig of the flags, refusing --greedy with any of the flags it overrides."""
     from coupling.decoding.sampling import SamplingConfig
 
-    return SamplingConfig(temperature=args.temperature, top_k=args.top_k, top_p=args.top_p,
-                          greedy=args.greedy)  # fmt: skip
+    given = {k: v for k, v in vars(args).items() if k in _SAMPLING_DEFAULTS and v is not None}
+    if args.greedy and given:
+        key, value = next(iter(given.items()))
+        flag = "--" + key.replace("_", "-")
+        raise CommandError(f"--greedy and {flag} {value} cannot both hold: --greedy takes the "
+                           f"argmax, which no {flag} changes; drop one of them")  # fmt: skip
+    return SamplingConfig(greedy=args.greedy, **(_SAMPLING_DEFAULTS | given))
+
+
+def _check_coupling(method, coupling):
+    """Refuse --coupling with a method that does not take it (it chooses the sampler of the
+    autoregressive reference only)."""
+    from coupling.decoding import MULTIDRAFT_METHODS
+
+    if coupling is None or method == "autoregressive":
+        return
+    if method == "sd":
+        own = "standard SD samples with its own ratio test and residual"
+    elif method in MULTIDRAFT_METHODS:
+        own = f"{method} uses the K-slot race (gls) of its --drafts"
+    else:
+        own = f"{method} names its coupling ({method.removeprefix('disd-')})"
+    raise CommandError(f"--coupling {coupling} and --method {method} cannot both hold: {own}; "
+                       "--coupling chooses the sampler of --method autoregressive only")
 
 
 def _check_decode_args(args):
-    """Everything ``decode`` can refuse before the model is loaded."""
+    """Everything ``decode`` can refuse before the model is opened."""
     from coupling.decoding import check_method
     from coupling.paper_repro.drafters import check_drafter_name
-    from coupling.paper_repro.model import check_dtype
+    from coupling.paper_repro.model import check_device, check_dtype
 
     if not args.prompt or not args.prompt.strip():
         raise CommandError("--prompt is empty")
-    check_method(args.method, args.coupling, args.drafts)
+    seed_value(args.seed)
+    check_method(args.method, args.coupling or "gumbel", args.drafts)
+    _check_coupling(args.method, args.coupling)
+    check_dtype(args.dtype)
+    check_device(args.device)
     if args.gamma < 1:
         raise CommandError(f"--gamma must be >= 1, got {args.gamma}")
     if args.max_new_tokens < 1:
@@ -79,24 +116,63 @@ def _check_decode_args(args):
     return _sampling(args)
 
 
+def _check_limits(args, target, drafter, prompt_tokens):
+    """Refuse a prompt and --max-new-tokens beyond either model's context, and KV caches the
+    device cannot hold, from the configs alone (no weights loaded yet)."""
+    from coupling.decoding import MULTIDRAFT_METHODS
+    from coupling.decoding.limits import (
+        check_context,
+        check_kv_memory,
+        context_limit,
+        kv_cache_bytes,
+    )
+
+    limit = context_limit(target.config)
+    if limit is not None and args.max_new_tokens >= limit:
+        raise CommandError(f"--max-new-tokens {args.max_new_tokens:,} leaves no room for the "
+                           f"prompt: the target takes at most {limit:,} positions "
+                           "(max_position_embeddings in its config)")  # fmt: skip
+    models = {f"--target {args.target}": target}
+    if drafter is not None:
+        models[f"--drafter {args.drafter}"] = drafter
+    for flag, model in models.items():
+        try:
+            positions = check_context(model.config, prompt_tokens, args.max_new_tokens)
+        except ValueError as exc:
+            raise CommandError(f"{flag}: {exc}; shorten --prompt or lower --max-new-tokens") \
+                from None  # fmt: skip
+    rows = args.drafts if args.method in MULTIDRAFT_METHODS else 1  # the verify pass's batch
+    needed = kv_cache_bytes(target.config, positions, batch=rows, dtype=args.dtype)
+    if args.method != "autoregressive":  # the drafter's own cache (a named one: the target's)
+        config = target.config if drafter is None else drafter.config
+        dtype = args.drafter_dtype or args.dtype
+        needed += kv_cache_bytes(config, positions, dtype=dtype)
+    check_kv_memory(needed, args.device, f"decoding {positions:,} positions (the KV caches)")
+
+
 def _cmd_decode(args):
     from coupling.decoding import run_method
     from coupling.decoding.lm import CachedLM
-    from coupling.paper_repro.drafters import make_drafter
-    from coupling.paper_repro.model import encode_prompt
+    from coupling.paper_repro.drafters import make_drafter, open_drafter
+    from coupling.paper_repro.model import encode_prompt, open_model
 
     with user_input():  # the checks above and SamplingConfig's
         sampling = _check_decode_args(args)
     _threads(args.threads)
-    loaded = _load_target(args)
     drafter = None
+    with user_input(*_MODEL_ERRORS):  # both models' files, the prompt: all before any weights
+        files = open_model(args.target, notify=_notify)
+        if args.method != "autoregressive":
+            drafter = open_drafter(args.drafter, files.tokenizer)
+        prompt = encode_prompt(files.tokenizer, args.prompt, chat=args.chat)
+        _check_limits(args, files, drafter, len(prompt))
+    loaded = _load_target(args, files)
     if args.method != "autoregressive":
-        with user_input():
-            drafter = make_drafter(args.drafter, loaded, dtype=args.drafter_dtype)
-    prompt = encode_prompt(loaded.tokenizer, args.prompt, chat=args.chat)
+        with user_input(*_MODEL_ERRORS):
+            drafter = make_drafter(args.drafter, loaded, dtype=args.drafter_dtype, files=drafter)
     result = run_method(args.method, CachedLM(loaded.model), drafter, prompt, seed=args.seed,
                         gamma=args.gamma, max_new_tokens=args.max_new_tokens,
-                        sampling=sampling, coupling=args.coupling,
+                        sampling=sampling, coupling=args.coupling or "gumbel",
                         drafts=args.drafts)  # fmt: skip
     text = loaded.tokenizer.decode(result.tokens)
     stats = result.stats.as_dict() | {"load_seconds": loaded.seconds}
@@ -116,6 +192,7 @@ def _cmd_drafters(args):
     from coupling.paper_repro.drafter_tv import cached_tv, measured_tv
     from coupling.paper_repro.drafters import DEFAULT_DRAFTERS, DRAFTERS, drafter_names
 
+    thread_count(args.threads)  # refused even where --no-measure leaves it unused
     names = drafter_names()
     if args.no_measure:
         tv = cached_tv(args.target, args.dtype, list(DRAFTERS))
@@ -137,6 +214,16 @@ def _cmd_drafters(args):
     return 0
 
 
+def _check_chunk(seq_len, config):
+    """Refuse distillation chunks longer than the target's context."""
+    from coupling.decoding.limits import context_limit
+
+    limit = context_limit(config)
+    if limit is not None and seq_len > limit:
+        raise ValueError(f"--seq-len {seq_len:,} is beyond the target's context of {limit:,} "
+                         "positions (max_position_embeddings in its config)")  # fmt: skip
+
+
 def _cmd_distill(args):
     from coupling.paper_repro.distill import DistillConfig, train_adapters
     from coupling.paper_repro.exits import ADAPTER_DIR
@@ -148,6 +235,8 @@ def _cmd_distill(args):
             raise ValueError(
                 f"--depths must be comma-separated ints, got {args.depths!r}"
             ) from None
+        if args.seed is not None:
+            seed_value(args.seed)
         given = {"steps": args.steps, "batch": args.batch, "seq_len": args.seq_len,
                  "lr": args.lr, "seed": args.seed}  # fmt: skip
         cfg = DistillConfig(depths=depths, **{k: v for k, v in given.items() if v is not None})
@@ -155,6 +244,7 @@ def _cmd_distill(args):
     loaded = _load_target(args)
     with user_input():
         cfg.check_depths(loaded.model.config.num_hidden_layers)
+        _check_chunk(cfg.seq_len, loaded.model.config)
     command = "coupling distill " + " ".join(shlex.quote(a) for a in sys.argv[2:])
     start = time.perf_counter()
     with progress_bar(cfg.steps, "distill", unit="steps") as update:
@@ -187,6 +277,7 @@ def _resolve(args):
     from coupling.paper_repro.model import DEFAULT_TARGET
 
     thread_count(args.threads)
+    seed_value(args.seed)
     preset = PRESETS[args.preset]
     for key, value in preset.items():
         if getattr(args, key) is None:
@@ -332,13 +423,16 @@ def add_parsers(sub):
     dec.add_argument("--gamma", type=int, default=4, help="drafts per target pass")
     dec.add_argument("--seed", type=int, default=0)
     dec.add_argument("--max-new-tokens", type=int, default=32)
-    dec.add_argument("--temperature", type=float, default=1.0)
-    dec.add_argument("--top-k", type=int, default=0, help="0 keeps all tokens")
-    dec.add_argument("--top-p", type=float, default=1.0)
-    dec.add_argument("--greedy", action="store_true", help="argmax decoding (explicit mode)")
-    dec.add_argument("--coupling", default="gumbel",
-                     help="sampler of --method autoregressive: gumbel, wmh or gls (the "
-                          "K-slot race, with --drafts K)")  # fmt: skip
+    dec.add_argument("--temperature", type=float, help="divides the logits (default 1)")
+    dec.add_argument("--top-k", type=int, help="keep the k likeliest tokens (default 0: all)")
+    dec.add_argument("--top-p", type=float, help="keep the likeliest tokens up to this mass "
+                     "(default 1: all)")  # fmt: skip
+    dec.add_argument("--greedy", action="store_true",
+                     help="argmax decoding (explicit mode; takes no --temperature, --top-k or "
+                          "--top-p)")  # fmt: skip
+    dec.add_argument("--coupling",
+                     help="sampler of --method autoregressive only: gumbel (default), wmh or "
+                          "gls (the K-slot race, with --drafts K)")  # fmt: skip
     dec.add_argument("--drafts", type=int,
                      help="K, the draft chains of mdisd-strong and mdisd-conditional (and the "
                           "slots of --coupling gls)")  # fmt: skip

@@ -27,7 +27,7 @@ from coupling.paper_repro.drafters import make_drafter
 from coupling.paper_repro.experiments import PROMPTS
 from coupling.paper_repro.model import encode_prompt, load_model, quiet_transformers
 from coupling.simulate.bench import BenchRow
-from coupling.simulate.validation import free_cores
+from coupling.simulate.validation import free_cores, usable_cores
 
 __all__ = ["ANCHOR_DRAFTER", "anchor_rows", "load_rows", "verify_pass_ms"]
 
@@ -89,7 +89,7 @@ def load_rows(target="smollm2", passes=6):
     """Verify-pass times idle and beside one busy process, with OpenMP's default policy on
     every core and with the command line's (passive, free cores); each ratio is busy / idle
     of the same policy."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    cores = usable_cores()
     policies = {
         f"OpenMP default (spinning), {cores} threads": (None, cores),
         "command line (passive, free cores)": ("PASSIVE", 0),

