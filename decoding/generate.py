@@ -24,6 +24,7 @@ from coupling.decoding._loop import DecodeStats, check_backend, token_key
 from coupling.decoding.compat import supports_masked_cache
 from coupling.decoding.disd import COUPLINGS, DisdRule
 from coupling.decoding.keyed_race import as_row_seeds
+from coupling.decoding.limits import check_context, check_kv_memory, kv_cache_bytes
 from coupling.decoding.multidraft import MultiDraftRule, check_drafts
 from coupling.decoding.sampling import SamplingConfig
 from coupling.decoding.standard import StandardRule
@@ -129,10 +130,23 @@ def _check_prompt(input_ids, attention_mask, vocab, pad_token_id, bos_token_id):
     return ids, mask
 
 
-def _context_limit(model):
-    config = model.config
-    return getattr(getattr(config, "get_text_config", lambda: config)(), "max_position_embeddings",
-                   None)  # fmt: skip
+def _check_limits(target, drafter, ids, mask, max_new_tokens, gamma, chains):
+    """Both models' context (the longest prompt plus the new tokens) and the memory of their
+    KV caches: at most the padded prompt and the new tokens, plus one round's drafts, in
+    ``chains`` rows per sequence (rejected columns that some rows keep as masked holes are
+    cropped whenever every row has them, so a batch of one holds none)."""
+    longest = int(mask.sum(dim=1).max())
+    columns = ids.shape[1] + max_new_tokens + gamma
+    rows = ids.shape[0] * chains
+    needed = 0
+    for name, model in (("target", target), ("drafter", drafter)):
+        try:
+            check_context(model.config, longest, max_new_tokens, batch=ids.shape[0])
+        except ValueError as exc:
+            raise ValueError(f"{name}: {exc}") from None
+        weight = model.get_output_embeddings().weight
+        needed += kv_cache_bytes(model.config, columns, batch=rows, dtype=weight.dtype)
+    check_kv_memory(needed, weight.device, "the two models' KV caches")
 
 
 def _rules(method, seeds, coupling, drafts, backend):
@@ -202,11 +216,7 @@ def _plan(target, drafter, input_ids, *, seed, attention_mask, gamma, max_new_to
     vocab = target.get_output_embeddings().weight.shape[0]
     ids, mask = _check_prompt(input_ids, attention_mask, vocab, pad, config.bos_token_id)
     seeds = as_row_seeds(seed, ids.shape[0])
-    longest = int(mask.sum(dim=1).max())
-    limit = _context_limit(target)
-    if limit is not None and longest + max_new_tokens > limit:
-        raise ValueError(f"a prompt of {longest} tokens plus max_new_tokens={max_new_tokens} "
-                         f"exceeds the target's {limit} positions")  # fmt: skip
+    _check_limits(target, drafter, ids, mask, max_new_tokens, gamma, drafts or 1)
     criteria = StoppingCriteriaList(stopping_criteria or [])
     if stop_strings:
         if tokenizer is None:
