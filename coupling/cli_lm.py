@@ -35,8 +35,9 @@ def _threads(n):
     import torch
 
     n = thread_count(n) or default_threads()
-    torch.set_num_threads(n)
+    # numba first: launching its pool (OpenMP layer) resets the OpenMP thread count torch uses
     numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))
+    torch.set_num_threads(n)
 
 
 #: load_model's and open_model's errors are about the model asked for (a name, a path, a
