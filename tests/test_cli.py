@@ -120,7 +120,7 @@ def test_default_threads_are_the_free_cores(monkeypatch):
     torch = pytest.importorskip("torch")
     from coupling.simulate import validation
 
-    from coupling import cli_lm
+    from coupling import _lm
 
     ticks = iter([(100, 1000), (100 + 500, 1000 + 1000)])  # half of all CPU time busy
     monkeypatch.setattr(validation, "_cpu_ticks", lambda: next(ticks))
@@ -130,7 +130,7 @@ def test_default_threads_are_the_free_cores(monkeypatch):
     monkeypatch.setattr(validation, "free_cores", lambda: 1)
     before = torch.get_num_threads()
     try:
-        cli_lm._threads(0)
+        _lm.set_threads(0)
         assert torch.get_num_threads() == 1
     finally:
         torch.set_num_threads(before)
