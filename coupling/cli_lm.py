@@ -204,12 +204,12 @@ def _cmd_reproduce(args):
         command = "coupling reproduce " + " ".join(shlex.quote(a) for a in sys.argv[2:])
         start, cpu = time.perf_counter(), time.process_time()
 
-        def load_target():
+        def load_and_start():
             loaded = load_target(args)
             _start(out_dir, cfg, lm_dir, EXPERIMENTS)
             return loaded
 
-        _, written = reproduce(load_target, cfg, out_dir.path, progress=_bar,
+        _, written = reproduce(load_and_start, cfg, out_dir.path, progress=_bar,
                                command=command.strip())  # fmt: skip
     for path in written:
         if str(path).endswith((".md", ".png")):
