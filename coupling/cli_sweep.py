@@ -47,6 +47,23 @@ def _ignore_sigint():
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
+def _quiet_cancelled_futures():
+    """On Ctrl-C the queued futures are cancelled and the workers terminated; CPython's
+    process-pool manager thread then marks every future it still lists as broken, and on one
+    cancelled meanwhile that raises InvalidStateError, which its thread prints as a traceback.
+    Nothing is lost (a cancelled batch was never stored): only that error is silenced."""
+    import threading
+    from concurrent.futures import InvalidStateError
+
+    previous = threading.excepthook
+
+    def hook(args):
+        if not issubclass(args.exc_type, InvalidStateError):
+            previous(args)
+
+    threading.excepthook = hook
+
+
 def _executor(args):
     """(executor, close): local worker processes, or a dask.distributed cluster's executor."""
     if args.scheduler:
@@ -79,6 +96,7 @@ def _executor(args):
         if not interrupted:
             executor.shutdown()
             return
+        _quiet_cancelled_futures()
         executor.shutdown(wait=False, cancel_futures=True)
         for worker in set(multiprocessing.active_children()) - before:
             worker.terminate()  # its running batch is lost; every finished one is stored

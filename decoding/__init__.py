@@ -67,7 +67,7 @@ from coupling.decoding.standard import StandardRule, standard_sd
 _LAZY = {
     "KeyedRace": "coupling.decoding.keyed_race",
     "DisdGenerateOutput": "coupling.decoding.generate",
-    "GENERATE_METHODS": "coupling.decoding.generate",
+    "GENERATE_METHODS": "coupling.decoding.plan",
     "disd_custom_generate": "coupling.decoding.generate",
     "disd_generate": "coupling.decoding.generate",
 }

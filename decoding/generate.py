@@ -12,29 +12,21 @@ drafter, the batch or its padding. ``method="sd"`` runs standard speculative dec
 ``drafts`` chains through the same rounds, so comparisons share one code path.
 
 Rows accept different numbers of drafts in one pass: the rejected drafts' cache columns are
-masked rather than cropped (:class:`~coupling.decoding.streams.BatchStream`), and a row that
-finishes (EOS, ``max_new_tokens``, a stopping criterion or a stop string, each applied token by
-token inside accepted blocks) leaves the batch: it costs no more drafter or target work.
+masked (cropped where every row drops them: :class:`~coupling.decoding.streams.BatchStream`),
+and a row that finishes (EOS, ``max_new_tokens``, a stopping criterion or a stop string, each
+applied token by token inside accepted blocks) leaves the batch: it costs no more drafter or
+target work. Arguments are checked before any model work (:mod:`coupling.decoding.plan`).
 """
 
 from dataclasses import dataclass
 
 import torch
-from coupling.decoding._loop import DecodeStats, check_backend, token_key
-from coupling.decoding.compat import supports_masked_cache
-from coupling.decoding.disd import COUPLINGS, DisdRule
-from coupling.decoding.keyed_race import as_row_seeds
-from coupling.decoding.multidraft import MultiDraftRule, check_drafts
-from coupling.decoding.sampling import SamplingConfig
-from coupling.decoding.standard import StandardRule
+from coupling.decoding._loop import DecodeStats, token_key
+from coupling.decoding.plan import GENERATE_METHODS, plan_generation
 from coupling.decoding.streams import BatchStream
-from transformers import StoppingCriteriaList, StopStringCriteria
 from transformers.generation.utils import GenerateDecoderOnlyOutput
 
 __all__ = ["GENERATE_METHODS", "DisdGenerateOutput", "disd_custom_generate", "disd_generate"]
-
-#: ``disd_generate``'s methods: DISD (``coupling`` gumbel or wmh), standard SD, multi-draft DISD.
-GENERATE_METHODS = ("disd", "sd", "mdisd-strong", "mdisd-conditional")
 
 
 @dataclass
@@ -51,172 +43,6 @@ class DisdGenerateOutput(GenerateDecoderOnlyOutput):
     drafted: torch.LongTensor | None = None
     accepted: torch.LongTensor | None = None
     block_efficiency: torch.DoubleTensor | None = None
-
-
-def _int(value, name, low):
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int, got {value!r}")
-    if value < low:
-        raise ValueError(f"{name} must be >= {low}, got {value}")
-    return value
-
-
-def _head(model, name):
-    head = getattr(model, "get_output_embeddings", lambda: None)()
-    if head is None or not hasattr(model, "config"):
-        raise TypeError(f"{name} must be a transformers causal LM (PreTrainedModel with an "
-                        f"output head), got {type(model).__name__}")  # fmt: skip
-    if not supports_masked_cache(model):
-        raise ValueError(f"{name} ({type(model).__name__}) has no KV cache whose rows can be "
-                         "masked and cropped (an encoder-decoder, recurrent or custom-cache "
-                         "model): speculative decoding needs a DynamicCache")  # fmt: skip
-    return head.weight
-
-
-def check_vocabularies(target, drafter, tokenizer=None, drafter_tokenizer=None):
-    """Refuse a drafter whose vocabulary is not the target's: the output heads' sizes, and
-    the token -> id maps when both tokenizers are given."""
-    vt, vd = _head(target, "target").shape[0], _head(drafter, "drafter").shape[0]
-    if vt != vd:
-        raise ValueError(f"target and drafter vocabularies differ ({vt} vs {vd} output tokens): "
-                         "speculative decoding needs one vocabulary")  # fmt: skip
-    if tokenizer is not None and drafter_tokenizer is not None:
-        a, b = tokenizer.get_vocab(), drafter_tokenizer.get_vocab()
-        if a != b:
-            only = len(set(a.items()) ^ set(b.items()))
-            raise ValueError(f"target and drafter tokenizers differ ({len(a)} vs {len(b)} tokens, "
-                             f"{only} token-id pairs not shared): speculative decoding needs "
-                             "one vocabulary")  # fmt: skip
-
-
-def _check_prompt(input_ids, attention_mask, vocab, pad_token_id, bos_token_id):
-    """The batch as (ids (B, L) int64 on the CPU, mask (B, L) bool): 2-D, token ids in range,
-    left padding only, a mask wherever the batch looks padded."""
-    ids = torch.as_tensor(input_ids)
-    if ids.ndim == 1:
-        ids = ids[None]
-    if ids.ndim != 2 or ids.shape[1] == 0 or ids.shape[0] == 0:
-        raise ValueError(f"input_ids must be a non-empty (batch, length) tensor, got shape "
-                         f"{tuple(ids.shape)}")  # fmt: skip
-    if ids.is_floating_point() or ids.is_complex() or ids.dtype == torch.bool:
-        raise TypeError(f"input_ids must hold token ids (integers), got {ids.dtype}")
-    ids = ids.to("cpu", torch.int64)
-    low, high = int(ids.min()), int(ids.max())
-    if attention_mask is None:
-        if ids.shape[0] > 1 and pad_token_id is not None and pad_token_id != bos_token_id and \
-                bool((ids[:, 0] == pad_token_id).any()):  # fmt: skip
-            raise ValueError(f"the batch looks left-padded (rows start with pad token "
-                             f"{pad_token_id}) but no attention_mask was given: pass the "
-                             "tokenizer's attention_mask")  # fmt: skip
-        mask = torch.ones_like(ids, dtype=torch.bool)
-    else:
-        mask = torch.as_tensor(attention_mask).to("cpu")
-        if tuple(mask.shape) != tuple(ids.shape):
-            raise ValueError(f"attention_mask has shape {tuple(mask.shape)}, input_ids "
-                             f"{tuple(ids.shape)}: they must match")  # fmt: skip
-        if not bool(((mask == 0) | (mask == 1)).all()):
-            raise ValueError("attention_mask must hold only 0 and 1")
-        mask = mask.to(torch.bool)
-        if not bool(mask.any(dim=1).all()):
-            raise ValueError("a row of attention_mask is all 0: every prompt needs a token")
-        if bool((mask[:, :-1] & ~mask[:, 1:]).any()):
-            raise ValueError("attention_mask has padding after a real token: decoder-only "
-                             "generation needs left padding (tokenizer padding_side='left')")
-        real = ids[mask]
-        low, high = int(real.min()), int(real.max())
-    if low < 0 or high >= vocab:
-        raise ValueError(f"input_ids hold token ids outside [0, {vocab}): {low}..{high}")
-    return ids, mask
-
-
-def _context_limit(model):
-    config = model.config
-    return getattr(getattr(config, "get_text_config", lambda: config)(), "max_position_embeddings",
-                   None)  # fmt: skip
-
-
-def _rules(method, seeds, coupling, drafts, backend):
-    if method == "disd":
-        return [DisdRule(s, coupling, backend) for s in seeds]
-    if method == "sd":
-        return [StandardRule(s, backend=backend) for s in seeds]
-    return [MultiDraftRule(s, drafts, method.split("-")[1], backend) for s in seeds]
-
-
-@dataclass
-class _Plan:
-    """Everything checked, before any model work."""
-
-    ids: torch.Tensor
-    mask: torch.Tensor
-    rules: list
-    chains: int
-    gamma: int
-    max_new_tokens: int
-    sampling: SamplingConfig
-    eos: frozenset
-    pad: int
-    criteria: StoppingCriteriaList
-    streamer: object
-
-
-def _plan(target, drafter, input_ids, *, seed, attention_mask, gamma, max_new_tokens,
-          temperature, top_k, top_p, coupling, method, drafts, eos_token_id, pad_token_id,
-          stopping_criteria, stop_strings, tokenizer, drafter_tokenizer, streamer,
-          backend):  # fmt: skip
-    if method not in GENERATE_METHODS:
-        raise ValueError(f"method must be one of {', '.join(GENERATE_METHODS)}, got {method!r}")
-    if coupling not in COUPLINGS:
-        raise ValueError(f"coupling must be one of {', '.join(COUPLINGS)}, got {coupling!r}")
-    if method != "disd" and coupling != "gumbel":
-        raise ValueError(f"coupling={coupling!r} applies to method='disd' only (method "
-                         f"{method!r} has its own rule)")  # fmt: skip
-    if method.startswith("mdisd"):
-        if drafts is None:
-            raise ValueError(f"method {method!r} needs drafts (the number of draft chains K)")
-        drafts = check_drafts(drafts)
-    elif drafts is not None:
-        raise ValueError(f"drafts applies to the mdisd methods only, not to {method!r}")
-    gamma = _int(gamma, "gamma", 1)
-    max_new_tokens = _int(max_new_tokens, "max_new_tokens", 1)
-    check_backend(backend)
-    try:
-        sampling = SamplingConfig(temperature=temperature, top_k=top_k, top_p=top_p)
-    except (TypeError, ValueError) as exc:
-        if "temperature" not in str(exc):
-            raise
-        raise type(exc)(f"temperature must be a number > 0, got {temperature!r}: DISD samples; "
-                        "for greedy decoding call target.generate(input_ids, do_sample=False)"
-                        ) from None  # fmt: skip
-    check_vocabularies(target, drafter, tokenizer, drafter_tokenizer)
-    t_dev = target.get_output_embeddings().weight.device
-    d_dev = drafter.get_output_embeddings().weight.device
-    if t_dev != d_dev:
-        raise ValueError(f"the drafter's logits land on {d_dev}, the target's on {t_dev}: load "
-                         "the drafter on the target's device")  # fmt: skip
-    config = target.generation_config
-    eos = config.eos_token_id if eos_token_id is None else eos_token_id
-    eos = frozenset() if eos is None else frozenset([eos] if isinstance(eos, int) else eos)
-    pad = pad_token_id if pad_token_id is not None else config.pad_token_id
-    pad = pad if pad is not None else (min(eos) if eos else 0)
-    vocab = target.get_output_embeddings().weight.shape[0]
-    ids, mask = _check_prompt(input_ids, attention_mask, vocab, pad, config.bos_token_id)
-    seeds = as_row_seeds(seed, ids.shape[0])
-    longest = int(mask.sum(dim=1).max())
-    limit = _context_limit(target)
-    if limit is not None and longest + max_new_tokens > limit:
-        raise ValueError(f"a prompt of {longest} tokens plus max_new_tokens={max_new_tokens} "
-                         f"exceeds the target's {limit} positions")  # fmt: skip
-    criteria = StoppingCriteriaList(stopping_criteria or [])
-    if stop_strings:
-        if tokenizer is None:
-            raise ValueError("stop_strings needs the tokenizer (tokenizer=...) to match them")
-        strings = [stop_strings] if isinstance(stop_strings, str) else list(stop_strings)
-        criteria.append(StopStringCriteria(tokenizer=tokenizer, stop_strings=strings))
-    if streamer is not None and ids.shape[0] > 1:
-        raise ValueError(f"a streamer takes one sequence; the batch has {ids.shape[0]} rows")
-    return _Plan(ids, mask, _rules(method, seeds, coupling, drafts, backend), drafts or 1,
-                 gamma, max_new_tokens, sampling, eos, int(pad), criteria, streamer)  # fmt: skip
 
 
 class _Row:
@@ -427,13 +253,14 @@ def disd_generate(target, drafter, input_ids, *, seed, attention_mask=None, gamm
     >>> out = disd_generate(target, drafter, ids, seed=0, max_new_tokens=32)  # doctest: +SKIP
     >>> out.sequences, out.block_efficiency  # doctest: +SKIP
     """
-    plan = _plan(target, drafter, input_ids, seed=seed, attention_mask=attention_mask,
-                 gamma=gamma, max_new_tokens=max_new_tokens, temperature=temperature,
-                 top_k=top_k, top_p=top_p, coupling=coupling, method=method, drafts=drafts,
-                 eos_token_id=eos_token_id, pad_token_id=pad_token_id,
-                 stopping_criteria=stopping_criteria, stop_strings=stop_strings,
-                 tokenizer=tokenizer, drafter_tokenizer=drafter_tokenizer, streamer=streamer,
-                 backend=backend)  # fmt: skip
+    plan = plan_generation(
+        target, drafter, input_ids, seed=seed, attention_mask=attention_mask, gamma=gamma,
+        max_new_tokens=max_new_tokens, temperature=temperature, top_k=top_k, top_p=top_p,
+        coupling=coupling, method=method, drafts=drafts, eos_token_id=eos_token_id,
+        pad_token_id=pad_token_id, stopping_criteria=stopping_criteria,
+        stop_strings=stop_strings, tokenizer=tokenizer, drafter_tokenizer=drafter_tokenizer,
+        streamer=streamer, backend=backend,
+    )  # fmt: skip
     rows = [_Row(i, plan.ids[i], plan.mask[i], rule) for i, rule in enumerate(plan.rules)]
     if plan.streamer is not None:
         plan.streamer.put(plan.ids)

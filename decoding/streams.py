@@ -75,14 +75,32 @@ class BatchStream:
         return logits[:, -keep:]
 
     def drop_last(self, counts):
-        """Hide each row's last ``counts[r]`` real tokens (rejected drafts) from later passes."""
+        """Hide each row's last ``counts[r]`` real tokens (rejected drafts) from later passes:
+        the columns every row drops are cropped from the cache (a batch of one keeps no
+        holes), the rest masked."""
         counts = torch.as_tensor(counts, dtype=torch.int64, device=self.device)
         if not bool((counts > 0).any()):
             return
+        common = self._trailing_real(counts)
+        if common:
+            self.cache.crop(-common)  # negative: columns to drop from the end
+            self.mask = self.mask[:, :-common]
+            self.pos = self.pos - common
+            counts = counts - common
+            if not bool((counts > 0).any()):
+                return
         # a column is dropped when fewer than counts[r] real columns lie at or after it
         at_or_after = self.mask.flip(1).to(torch.int64).cumsum(dim=1).flip(1)
         self.mask = self.mask & (at_or_after > counts[:, None])
         self.pos = self.pos - counts
+
+    def _trailing_real(self, counts):
+        """How many of the last columns are real in every row and dropped by every row."""
+        tail = int(counts.min())
+        if tail == 0:
+            return 0
+        last = self.mask[:, -tail:]
+        return tail if bool(last.all()) else 0
 
     def select(self, index):
         """Keep the rows ``index`` (a list or int64 tensor of row numbers, in that order)."""

@@ -99,3 +99,38 @@ def test_drafters_lists_names(capsys):
     assert main(["drafters", "--json"]) == 0
     names = {d["name"] for d in json.loads(capsys.readouterr().out)}
     assert {"exit8", "exit16", "exit8-raw", "exit16-raw", "hf:PATH"} <= names
+
+
+def test_the_cli_makes_openmp_wait_passively_unless_told(monkeypatch, capsys):
+    """Spinning OpenMP waiters starve each other beside a busy process: every command sets
+    the passive policy before torch loads, and leaves a user's own choice alone."""
+    import os
+
+    monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
+    assert main(["prove", "--claim", "nope"]) == 2  # any command, even one refused
+    assert os.environ["OMP_WAIT_POLICY"] == "PASSIVE"
+    monkeypatch.setenv("OMP_WAIT_POLICY", "ACTIVE")
+    main(["prove", "--claim", "nope"])
+    assert os.environ["OMP_WAIT_POLICY"] == "ACTIVE"
+
+
+def test_default_threads_are_the_free_cores(monkeypatch):
+    """--threads 0 takes the cores other processes leave free: one busy core of two gives one
+    thread (the share is read from /proc/stat deltas, here faked)."""
+    torch = pytest.importorskip("torch")
+    from coupling.simulate import validation
+
+    from coupling import _lm
+
+    ticks = iter([(100, 1000), (100 + 500, 1000 + 1000)])  # half of all CPU time busy
+    monkeypatch.setattr(validation, "_cpu_ticks", lambda: next(ticks))
+    monkeypatch.setattr(validation.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(validation, "usable_cores", lambda: 2)
+    assert validation.free_cores(sample_seconds=0) == 1
+    monkeypatch.setattr(validation, "free_cores", lambda: 1)
+    before = torch.get_num_threads()
+    try:
+        _lm.set_threads(0)
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)

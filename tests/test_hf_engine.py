@@ -339,7 +339,7 @@ REFUSALS = [
     ({"attention_mask": None}, ValueError, "looks left-padded"),
     ({"stop_strings": ["x"]}, ValueError, "needs the tokenizer"),
     ({"streamer": object()}, ValueError, "a streamer takes one sequence"),
-    ({"max_new_tokens": 10_000}, ValueError, "exceeds the target's"),
+    ({"max_new_tokens": 10_000}, ValueError, "target: a prompt of 6 tokens and 10,000 new"),
     ({"backend": "cuda"}, ValueError, "backend must be one of"),
 ]
 
@@ -409,3 +409,34 @@ def test_the_shim_speaks_the_installed_transformers_without_warnings():
     assert cache.get_seq_length() == 4
     assert torch.allclose(second[0, -1], fresh[0, -1], atol=1e-5)
     assert first.shape == (1, 1, 24)
+
+
+def test_kv_memory_beyond_the_machine_is_refused(models, monkeypatch):
+    from coupling.simulate import validation
+
+    target, drafters = models
+    monkeypatch.setattr(validation, "available_memory", lambda: 1000)
+    with pytest.raises(ValueError, match="the two models' KV caches needs about"):
+        disd_generate(target, drafters[0], torch.tensor([PROMPTS[0]]), seed=0, max_new_tokens=4)
+
+
+def test_rejected_columns_are_cropped_when_every_row_drops_them(models):
+    """A batch of one keeps no masked holes; in a batch, only the columns some rows keep are
+    masked, and each row's logits stay those of its real tokens."""
+    from coupling.decoding.streams import BatchStream
+
+    target, _ = models
+    one = BatchStream(target, 1)
+    one.feed([[1, 5, 6, 7, 8, 9]], 1)
+    one.drop_last([2])
+    assert one.mask.shape[1] == 4 and bool(one.mask.all()) and one.pos.tolist() == [4]
+    assert one.cache.get_seq_length() == 4
+    two = BatchStream(target, 2)
+    two.feed([[1, 5, 6, 7, 8, 9], [1, 3, 4, 8, 9]], 1)
+    two.drop_last([2, 1])  # one column in common is cropped, the other masked in row 0
+    assert two.mask.shape[1] == 5 and two.pos.tolist() == [4, 4]
+    assert two.mask[0].tolist() == [True, True, True, True, False]
+    got = two.feed([[10], [10]], 1)[:, -1]
+    for row, prompt in enumerate(([1, 5, 6, 7, 10], [1, 3, 4, 8, 10])):
+        want = CachedLM(target).logits(prompt, 1)[0]
+        assert torch.allclose(got[row].to(torch.float64), want, atol=1e-5)

@@ -122,21 +122,34 @@ def test_every_field_is_a_setting_of_each_experiment_that_may_read_it():
 
 
 @dataclass(frozen=True)
-class _WithKeyConvention(ReproConfig):
-    """ReproConfig as it will be once a field is added (the lead's randomness-key change)."""
+class _WithAnotherField(ReproConfig):
+    """ReproConfig as it would be with one more field."""
 
-    key_convention: int = 2
+    added_later: int = 2
 
 
 @pytest.mark.parametrize("experiment", EXPERIMENTS)
 def test_a_field_added_to_the_config_refuses_units_made_without_it(experiment, tmp_path):
-    assert _WithKeyConvention().settings(experiment)["key_convention"] == 2
+    assert _WithAnotherField().settings(experiment)["added_later"] == 2
     UnitStore(tmp_path, ReproConfig().settings(experiment)).get("u", lambda: {"x": 1})
     before = _files(tmp_path)
     with pytest.raises(ValueError) as caught:
-        UnitStore(tmp_path, _WithKeyConvention().settings(experiment))
-    assert "made with other settings (key_convention: stored (absent), now 2)" in str(caught.value)
+        UnitStore(tmp_path, _WithAnotherField().settings(experiment))
+    assert "made with other settings (added_later: stored (absent), now 2)" in str(caught.value)
     assert _files(tmp_path) == before
+
+
+@pytest.mark.parametrize("experiment", EXPERIMENTS)
+def test_units_keyed_by_output_index_are_refused(experiment, tmp_path):
+    """Units made before the decoders keyed their randomness by absolute position (they
+    record no key_convention) are refused on resume as made with other settings."""
+    settings = ReproConfig().settings(experiment)
+    assert settings["key_convention"] == "absolute-position"
+    old = {k: v for k, v in settings.items() if k != "key_convention"}
+    UnitStore(tmp_path, old).get("u", lambda: {"x": 1})
+    with pytest.raises(ValueError, match="key_convention: stored \\(absent\\), now "
+                                         "absolute-position"):  # fmt: skip
+        UnitStore(tmp_path, settings)
 
 
 # -- item 1: one run per results directory ----------------------------------------------------

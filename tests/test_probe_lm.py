@@ -156,10 +156,12 @@ def test_largest_seed_decodes(target, capsys):
 
 def _real_cache_bytes(model, tokens, batch):
     """Bytes of the keys and values in a DynamicCache after one pass of ``tokens`` tokens."""
-    cache = transformers.DynamicCache(config=model.config)
+    from coupling.decoding.compat import forward, new_cache
+
+    cache = new_cache(model)
     ids = torch.zeros((batch, tokens), dtype=torch.long)
     with torch.inference_mode():
-        model(input_ids=ids, past_key_values=cache, use_cache=True)
+        forward(model, ids, cache)
     return sum(t.numel() * t.element_size()
                for layer in cache.layers for t in (layer.keys, layer.values))  # fmt: skip
 

@@ -214,19 +214,38 @@ def test_batches_leave_the_thread_count_alone(tmp_path, restore_threads):
     assert numba.get_num_threads() == numba.config.NUMBA_NUM_THREADS
 
 
-def test_interrupt_keeps_finished_batches_and_cancels_the_queue(tmp_path):
+def test_interrupt_keeps_finished_batches_and_cancels_the_queue(tmp_path, monkeypatch):
+    """Ctrl-C at the third stored batch: the batches finished by then are kept, the queued
+    ones cancelled. The fifth batch waits until the interrupt is handled, so however slowly
+    the main thread runs, the worker cannot finish the whole queue first."""
+    import threading
+
+    from coupling.simulate import sweep as sweep_module
+
     spec = SweepSpec(blocks=({"family": "zipf", "n": 30, "replicates": 30},), trials=1000)
     store = tmp_path / "s.sqlite"
-    seen = []
+    seen, started, gate = [], [], threading.Event()
+    run_batch = sweep_module._run_batch
+
+    def gated(cells, spec):
+        started.append(1)
+        if len(started) > 4:
+            gate.wait(60)
+        return run_batch(cells, spec)
 
     def progress(k):
         seen.append(k)
         if len(seen) == 3:
             raise KeyboardInterrupt
 
-    with ThreadPoolExecutor(1) as ex, pytest.raises(KeyboardInterrupt):
-        run_sweep(spec, store, ex, batch=2, progress=progress)
+    monkeypatch.setattr(sweep_module, "_run_batch", gated)
+    with ThreadPoolExecutor(1) as ex:
+        with pytest.raises(KeyboardInterrupt):
+            run_sweep(spec, store, ex, batch=2, progress=progress)
+        gate.set()
+    monkeypatch.undo()
     stored = count_stored(store)
+    assert len(started) <= 5  # the queue was cancelled: no batch started after the fifth
     assert 6 <= stored < 30  # three batches reported, any finished since then kept too
     rows = read_results(store, spec)
     assert rows == [run_cell(c, spec) for c in expand_cells(spec) if c["id"] in
@@ -282,3 +301,27 @@ def test_stale_figures_are_removed(tmp_path):
     assert {"summary_zipf.png", "summary_zipf.pdf", "summary_notes.txt"} <= names
     assert not any(n.startswith("summary_dirichlet") for n in names)
     assert all(p.exists() for p in paths)
+
+
+def test_ctrl_c_race_on_a_cancelled_future_prints_no_traceback(monkeypatch):
+    """After Ctrl-C the process pool's manager thread may mark a future that the sweep had
+    cancelled as broken: CPython raises InvalidStateError in that thread. The command silences
+    exactly that error (a cancelled batch was never stored) and passes any other on."""
+    import threading
+    from concurrent.futures import Future
+
+    from coupling.cli_sweep import _quiet_cancelled_futures
+
+    seen = []
+    monkeypatch.setattr(threading, "excepthook", lambda args: seen.append(args.exc_type))
+    _quiet_cancelled_futures()
+    cancelled = Future()
+    cancelled.cancel()
+    worker = threading.Thread(target=cancelled.set_exception, args=(RuntimeError("broken"),))
+    worker.start()
+    worker.join()
+    assert seen == []
+    failing = threading.Thread(target=lambda: 1 / 0)
+    failing.start()
+    failing.join()
+    assert seen == [ZeroDivisionError]

@@ -1,0 +1,209 @@
+r"""Everything :func:`~coupling.decoding.disd_generate` checks before any model work, and the
+plan it runs: the batch as left-padded ids and a mask, one rule per row, the sampling settings,
+how rows stop. A mistake is one ValueError or TypeError naming it:
+
+* methods, couplings and drafts that cannot go together; ``gamma`` and ``max_new_tokens``
+  below 1; a seed list of the wrong length; ``temperature <= 0`` (greedy decoding is
+  ``generate(do_sample=False)``);
+* two models over different vocabularies (output heads, and the tokenizers when both are
+  given), a drafter whose logits land on another device, a model whose KV cache cannot be
+  masked and cropped (encoder-decoder, recurrent, custom caches);
+* token ids out of range, a mask of another shape, right padding, a padded batch without a
+  mask, a prompt beyond either model's context, KV caches beyond the device's memory;
+* stop strings without a tokenizer, a streamer with more than one row.
+"""
+
+from dataclasses import dataclass
+
+import torch
+from coupling.decoding._loop import check_backend
+from coupling.decoding.compat import supports_masked_cache
+from coupling.decoding.disd import COUPLINGS, DisdRule
+from coupling.decoding.keyed_race import as_row_seeds
+from coupling.decoding.limits import check_context, check_kv_memory, kv_cache_bytes
+from coupling.decoding.multidraft import MultiDraftRule, check_drafts
+from coupling.decoding.sampling import SamplingConfig
+from coupling.decoding.standard import StandardRule
+from transformers import StoppingCriteriaList, StopStringCriteria
+
+__all__ = ["GENERATE_METHODS", "GenerationPlan", "check_vocabularies", "plan_generation"]
+
+#: ``disd_generate``'s methods: DISD (``coupling`` gumbel or wmh), standard SD, multi-draft DISD.
+GENERATE_METHODS = ("disd", "sd", "mdisd-strong", "mdisd-conditional")
+
+
+def _int(value, name, low):
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int, got {value!r}")
+    if value < low:
+        raise ValueError(f"{name} must be >= {low}, got {value}")
+    return value
+
+
+def _head(model, name):
+    head = getattr(model, "get_output_embeddings", lambda: None)()
+    if head is None or not hasattr(model, "config"):
+        raise TypeError(f"{name} must be a transformers causal LM (PreTrainedModel with an "
+                        f"output head), got {type(model).__name__}")  # fmt: skip
+    if not supports_masked_cache(model):
+        raise ValueError(f"{name} ({type(model).__name__}) has no KV cache whose rows can be "
+                         "masked and cropped (an encoder-decoder, recurrent or custom-cache "
+                         "model): speculative decoding needs a DynamicCache")  # fmt: skip
+    return head.weight
+
+
+def check_vocabularies(target, drafter, tokenizer=None, drafter_tokenizer=None):
+    """Refuse a drafter whose vocabulary is not the target's: the output heads' sizes, and
+    the token -> id maps when both tokenizers are given."""
+    vt, vd = _head(target, "target").shape[0], _head(drafter, "drafter").shape[0]
+    if vt != vd:
+        raise ValueError(f"target and drafter vocabularies differ ({vt} vs {vd} output tokens): "
+                         "speculative decoding needs one vocabulary")  # fmt: skip
+    if tokenizer is not None and drafter_tokenizer is not None:
+        a, b = tokenizer.get_vocab(), drafter_tokenizer.get_vocab()
+        if a != b:
+            only = len(set(a.items()) ^ set(b.items()))
+            raise ValueError(f"target and drafter tokenizers differ ({len(a)} vs {len(b)} tokens, "
+                             f"{only} token-id pairs not shared): speculative decoding needs "
+                             "one vocabulary")  # fmt: skip
+
+
+def _check_prompt(input_ids, attention_mask, vocab, pad_token_id, bos_token_id):
+    """The batch as (ids (B, L) int64 on the CPU, mask (B, L) bool): 2-D, token ids in range,
+    left padding only, a mask wherever the batch looks padded."""
+    ids = torch.as_tensor(input_ids)
+    if ids.ndim == 1:
+        ids = ids[None]
+    if ids.ndim != 2 or ids.shape[1] == 0 or ids.shape[0] == 0:
+        raise ValueError(f"input_ids must be a non-empty (batch, length) tensor, got shape "
+                         f"{tuple(ids.shape)}")  # fmt: skip
+    if ids.is_floating_point() or ids.is_complex() or ids.dtype == torch.bool:
+        raise TypeError(f"input_ids must hold token ids (integers), got {ids.dtype}")
+    ids = ids.to("cpu", torch.int64)
+    low, high = int(ids.min()), int(ids.max())
+    if attention_mask is None:
+        if ids.shape[0] > 1 and pad_token_id is not None and pad_token_id != bos_token_id and \
+                bool((ids[:, 0] == pad_token_id).any()):  # fmt: skip
+            raise ValueError(f"the batch looks left-padded (rows start with pad token "
+                             f"{pad_token_id}) but no attention_mask was given: pass the "
+                             "tokenizer's attention_mask")  # fmt: skip
+        mask = torch.ones_like(ids, dtype=torch.bool)
+    else:
+        mask = torch.as_tensor(attention_mask).to("cpu")
+        if tuple(mask.shape) != tuple(ids.shape):
+            raise ValueError(f"attention_mask has shape {tuple(mask.shape)}, input_ids "
+                             f"{tuple(ids.shape)}: they must match")  # fmt: skip
+        if not bool(((mask == 0) | (mask == 1)).all()):
+            raise ValueError("attention_mask must hold only 0 and 1")
+        mask = mask.to(torch.bool)
+        if not bool(mask.any(dim=1).all()):
+            raise ValueError("a row of attention_mask is all 0: every prompt needs a token")
+        if bool((mask[:, :-1] & ~mask[:, 1:]).any()):
+            raise ValueError("attention_mask has padding after a real token: decoder-only "
+                             "generation needs left padding (tokenizer padding_side='left')")
+        real = ids[mask]
+        low, high = int(real.min()), int(real.max())
+    if low < 0 or high >= vocab:
+        raise ValueError(f"input_ids hold token ids outside [0, {vocab}): {low}..{high}")
+    return ids, mask
+
+
+def _check_limits(target, drafter, ids, mask, max_new_tokens, gamma, chains):
+    """Both models' context (the longest prompt plus the new tokens) and the memory of their
+    KV caches: at most the padded prompt and the new tokens, plus one round's drafts, in
+    ``chains`` rows per sequence (rejected columns that some rows keep as masked holes are
+    cropped whenever every row has them, so a batch of one holds none)."""
+    longest = int(mask.sum(dim=1).max())
+    columns = ids.shape[1] + max_new_tokens + gamma
+    rows = ids.shape[0] * chains
+    needed = 0
+    for name, model in (("target", target), ("drafter", drafter)):
+        try:
+            check_context(model.config, longest, max_new_tokens, batch=ids.shape[0])
+        except ValueError as exc:
+            raise ValueError(f"{name}: {exc}") from None
+        weight = model.get_output_embeddings().weight
+        needed += kv_cache_bytes(model.config, columns, batch=rows, dtype=weight.dtype)
+    check_kv_memory(needed, weight.device, "the two models' KV caches")
+
+
+def _rules(method, seeds, coupling, drafts, backend):
+    if method == "disd":
+        return [DisdRule(s, coupling, backend) for s in seeds]
+    if method == "sd":
+        return [StandardRule(s, backend=backend) for s in seeds]
+    return [MultiDraftRule(s, drafts, method.split("-")[1], backend) for s in seeds]
+
+
+@dataclass
+class GenerationPlan:
+    """A checked batch and how to decode it (built by :func:`plan_generation`)."""
+
+    ids: torch.Tensor
+    mask: torch.Tensor
+    rules: list
+    chains: int
+    gamma: int
+    max_new_tokens: int
+    sampling: SamplingConfig
+    eos: frozenset
+    pad: int
+    criteria: StoppingCriteriaList
+    streamer: object
+
+
+def plan_generation(target, drafter, input_ids, *, seed, attention_mask, gamma, max_new_tokens,
+          temperature, top_k, top_p, coupling, method, drafts, eos_token_id, pad_token_id,
+          stopping_criteria, stop_strings, tokenizer, drafter_tokenizer, streamer,
+          backend):  # fmt: skip
+    """Check every argument of :func:`~coupling.decoding.disd_generate` (the same names) and
+    return the :class:`GenerationPlan`; no model is called."""
+    if method not in GENERATE_METHODS:
+        raise ValueError(f"method must be one of {', '.join(GENERATE_METHODS)}, got {method!r}")
+    if coupling not in COUPLINGS:
+        raise ValueError(f"coupling must be one of {', '.join(COUPLINGS)}, got {coupling!r}")
+    if method != "disd" and coupling != "gumbel":
+        raise ValueError(f"coupling={coupling!r} applies to method='disd' only (method "
+                         f"{method!r} has its own rule)")  # fmt: skip
+    if method.startswith("mdisd"):
+        if drafts is None:
+            raise ValueError(f"method {method!r} needs drafts (the number of draft chains K)")
+        drafts = check_drafts(drafts)
+    elif drafts is not None:
+        raise ValueError(f"drafts applies to the mdisd methods only, not to {method!r}")
+    gamma = _int(gamma, "gamma", 1)
+    max_new_tokens = _int(max_new_tokens, "max_new_tokens", 1)
+    check_backend(backend)
+    try:
+        sampling = SamplingConfig(temperature=temperature, top_k=top_k, top_p=top_p)
+    except (TypeError, ValueError) as exc:
+        if "temperature" not in str(exc):
+            raise
+        raise type(exc)(f"temperature must be a number > 0, got {temperature!r}: DISD samples; "
+                        "for greedy decoding call target.generate(input_ids, do_sample=False)"
+                        ) from None  # fmt: skip
+    check_vocabularies(target, drafter, tokenizer, drafter_tokenizer)
+    t_dev = target.get_output_embeddings().weight.device
+    d_dev = drafter.get_output_embeddings().weight.device
+    if t_dev != d_dev:
+        raise ValueError(f"the drafter's logits land on {d_dev}, the target's on {t_dev}: load "
+                         "the drafter on the target's device")  # fmt: skip
+    config = target.generation_config
+    eos = config.eos_token_id if eos_token_id is None else eos_token_id
+    eos = frozenset() if eos is None else frozenset([eos] if isinstance(eos, int) else eos)
+    pad = pad_token_id if pad_token_id is not None else config.pad_token_id
+    pad = pad if pad is not None else (min(eos) if eos else 0)
+    vocab = target.get_output_embeddings().weight.shape[0]
+    ids, mask = _check_prompt(input_ids, attention_mask, vocab, pad, config.bos_token_id)
+    seeds = as_row_seeds(seed, ids.shape[0])
+    _check_limits(target, drafter, ids, mask, max_new_tokens, gamma, drafts or 1)
+    criteria = StoppingCriteriaList(stopping_criteria or [])
+    if stop_strings:
+        if tokenizer is None:
+            raise ValueError("stop_strings needs the tokenizer (tokenizer=...) to match them")
+        strings = [stop_strings] if isinstance(stop_strings, str) else list(stop_strings)
+        criteria.append(StopStringCriteria(tokenizer=tokenizer, stop_strings=strings))
+    if streamer is not None and ids.shape[0] > 1:
+        raise ValueError(f"a streamer takes one sequence; the batch has {ids.shape[0]} rows")
+    return GenerationPlan(ids, mask, _rules(method, seeds, coupling, drafts, backend), drafts or 1,
+                 gamma, max_new_tokens, sampling, eos, int(pad), criteria, streamer)  # fmt: skip
