@@ -47,10 +47,15 @@ def _reference(loaded, ids, seed, sampling=None, coupling="gumbel", eos=None):
                           eos_token_id=eos).tokens  # fmt: skip
 
 
+def _pad(loaded):
+    pad = loaded.tokenizer.pad_token_id
+    return loaded.model.generation_config.eos_token_id if pad is None else pad
+
+
 def _batch(loaded, prompts):
     rows = [_ids(loaded, p) for p in prompts]
     width = max(map(len, rows))
-    pad = loaded.tokenizer.pad_token_id
+    pad = _pad(loaded)
     ids = torch.tensor([[pad] * (width - len(r)) + r for r in rows])
     mask = torch.tensor([[0] * (width - len(r)) + [1] * len(r) for r in rows])
     return rows, ids, mask
@@ -144,4 +149,5 @@ def test_refusals_on_the_real_model(loaded, drafters):
         disd_generate(loaded.model, draft, ids, seed=0, max_new_tokens=8200 - ids.shape[1])
     _, padded, _ = _batch(loaded, PROMPTS)
     with pytest.raises(ValueError, match="looks left-padded"):
-        disd_generate(loaded.model, draft, padded, seed=0, max_new_tokens=4)
+        disd_generate(loaded.model, draft, padded, seed=0, max_new_tokens=4,
+                      pad_token_id=_pad(loaded))  # fmt: skip
