@@ -129,16 +129,30 @@ def _counted(model):
 
 
 @contextmanager
-def _no_eos(*models):
-    """Every row runs to ``new_tokens``: the models' EOS is unset inside the block."""
-    saved = [m.generation_config.eos_token_id for m in models]
-    for m in models:
-        m.generation_config.eos_token_id = None
+def _generation_settings(settings):
+    """``{model: {field: value}}`` set on each model's generation config inside the block,
+    restored after it."""
+    saved = {m: {k: getattr(m.generation_config, k, None) for k in s} for m, s in settings.items()}
+    for model, fields in settings.items():
+        for key, value in fields.items():
+            setattr(model.generation_config, key, value)
     try:
         yield
     finally:
-        for m, eos in zip(models, saved):
-            m.generation_config.eos_token_id = eos
+        for model, fields in saved.items():
+            for key, value in fields.items():
+                setattr(model.generation_config, key, value)
+
+
+def _fixed_runs(model, draft_model, gamma):
+    """Every row runs to ``new_tokens`` (no EOS), and transformers' assistant drafts exactly
+    ``gamma`` tokens a round: its own generation config sets the draft length (20 and an
+    adaptive schedule by default, whatever ``generate`` is given) and stops drafting early
+    below a confidence threshold, both turned off here so every method drafts alike."""
+    assistant = {"eos_token_id": None, "num_assistant_tokens": gamma,
+                 "num_assistant_tokens_schedule": "constant",
+                 "assistant_confidence_threshold": 0.0}  # fmt: skip
+    return _generation_settings({model: {"eos_token_id": None}, draft_model: assistant})
 
 
 def _timed(fn):
@@ -162,6 +176,7 @@ def _batch(tokenizer, prompts, device):
 def anchor_rows(target="smollm2", drafter=ANCHOR_DRAFTER, *, new_tokens=64, gamma=4, batch=8,
                 seed=0):  # fmt: skip
     """The engine against transformers' own generation, one run (see the module notes)."""
+    import torch
     from coupling.decoding import KeyedRace, disd_generate
 
     loaded = load_model(target)
@@ -171,18 +186,20 @@ def anchor_rows(target="smollm2", drafter=ANCHOR_DRAFTER, *, new_tokens=64, gamm
     device = model.get_output_embeddings().weight.device
     ids8, mask8 = _batch(loaded.tokenizer, BATCH_PROMPTS[:batch], device)
     ids1 = ids8[:1, mask8.shape[1] - int(mask8[0].sum()) :]
+    # an explicit mask: without one, generate takes every pad id in the prompt for padding,
+    # and SmolLM2's pad id is its end-of-turn token, which a chat prompt holds
+    one = {"attention_mask": torch.ones_like(ids1)}
     sample = {"do_sample": True, "top_k": 0, "top_p": 1.0, "temperature": 1.0}
-    assist = {"assistant_model": draft_model, "num_assistant_tokens": gamma,
-              "num_assistant_tokens_schedule": "constant"}  # fmt: skip
+    assist = {"assistant_model": draft_model}
     runs = {
-        "hf-sample-1": lambda: model.generate(ids1, max_new_tokens=new_tokens, **sample),
+        "hf-sample-1": lambda: model.generate(ids1, **one, max_new_tokens=new_tokens, **sample),
         "hf-sample-b": lambda: model.generate(ids8, attention_mask=mask8,
                                               max_new_tokens=new_tokens, **sample),
-        "hf-assisted": lambda: model.generate(ids1, max_new_tokens=new_tokens, **sample,
+        "hf-assisted": lambda: model.generate(ids1, **one, max_new_tokens=new_tokens, **sample,
                                               **assist),
-        "hf-race": lambda: model.generate(ids1, max_new_tokens=new_tokens, do_sample=False,
+        "hf-race": lambda: model.generate(ids1, **one, max_new_tokens=new_tokens, do_sample=False,
                                           logits_processor=[KeyedRace(seed=seed)]),
-        "hf-race-assisted": lambda: model.generate(ids1, max_new_tokens=new_tokens,
+        "hf-race-assisted": lambda: model.generate(ids1, **one, max_new_tokens=new_tokens,
                                                    do_sample=False, **assist,
                                                    logits_processor=[KeyedRace(seed=seed)]),
         "disd-1": lambda: disd_generate(model, draft_model, ids1, seed=seed, gamma=gamma,
@@ -195,8 +212,8 @@ def anchor_rows(target="smollm2", drafter=ANCHOR_DRAFTER, *, new_tokens=64, gamm
                                    sampling=SamplingConfig()),
     }  # fmt: skip
     seconds, calls = {}, {}
-    with _no_eos(model, draft_model), quiet_transformers():
-        model.generate(ids1, max_new_tokens=2, **sample)  # first use of the code paths
+    with _fixed_runs(model, draft_model, gamma), quiet_transformers():
+        model.generate(ids1, **one, max_new_tokens=2, **sample)  # first use of the code paths
         for name, run in runs.items():
             with _counted(model) as count:
                 _, seconds[name] = _timed(run)
