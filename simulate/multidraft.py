@@ -36,11 +36,18 @@ from typing import NamedTuple
 
 import numpy as np
 from coupling.simulate import _multidraft
-from coupling.simulate._batch import as_rows, is_tensor
+from coupling.simulate._batch import as_rows
 from coupling.simulate._kernels import TWO_31, build_alias
 from coupling.simulate._prepare import _aligned_rows, _heaviest
 from coupling.simulate.randomness import domain_tag
-from coupling.simulate.validation import as_count, as_distribution, as_key_array, as_pair, as_seed
+from coupling.simulate.validation import (
+    as_count,
+    as_distribution,
+    as_key_array,
+    as_pair,
+    as_seed,
+    is_tensor,
+)
 
 __all__ = [
     "SLOT_STRIDE",
@@ -232,7 +239,7 @@ def gls_columns(p, k, *, seed, key, normalize=False):
     if is_tensor(p):
         from coupling.simulate import _torch_multidraft  # only callers holding tensors need torch
 
-        k = _as_k(k, p.shape[-1])
+        k = _as_k(k, p.shape[-1] if p.ndim else 1)  # a 0-d p is refused with the rows
         tag = domain_tag(CLOCK_DOMAIN)
         return GLSColumns(*_torch_multidraft.gls_columns(p, k, seed, key, normalize, tag))
     seed = as_seed(seed)

@@ -1,0 +1,227 @@
+"""Issue 22, items 7 to 12: what a new user's probe broke in the samplers' torch inputs, and the
+long computations that showed no progress.
+
+* Torch inputs: one sum tolerance for both backends, from the input's dtype (float32, float16,
+  bfloat16); non-contiguous tensors; empty and uint64 key tensors. Each torch result is checked
+  against the numpy path on the same numbers.
+* Long work: the exact list coupling at large n reports progress and stops on Ctrl-C (the
+  command line in a subprocess); the relay's expected bits and law at any size, against the
+  old formulas where those finish; ``coupling search --region`` bounded, with a progress bar.
+"""
+
+import numpy as np
+import pytest
+from coupling.simulate import (
+    gls_columns,
+    gls_drafts,
+    gls_pick,
+    gls_sample,
+    gls_target,
+    gumbel_sample,
+    inverse_cdf_sample,
+    uniform,
+    wmh_sample,
+)
+from coupling.simulate.validation import sum_tolerance
+
+torch = pytest.importorskip("torch")
+
+V = 5000  # items of the softmax rows: their float32 sums are off 1 by far more than 1e-9
+KEYS = np.array([3, 17, 2**40])
+NUMPY_DTYPES = {torch.float32: np.float32, torch.float16: np.float16, torch.bfloat16: None}
+SOLO = {"gumbel": gumbel_sample, "wmh": wmh_sample}
+CLOCK_RTOL = 1e-13  # two backends' race minima: a few ulps of log and of the rescaling
+
+
+def _softmax(dtype, rows=3, seed=0):
+    """Rows of a softmax computed in ``dtype`` (the way a model hands them over)."""
+    logits = torch.randn(rows, V, generator=torch.Generator().manual_seed(seed)) * 3
+    return torch.softmax(logits.to(dtype), dim=-1)
+
+
+def _reference(p):
+    """The same numbers as a float64 array, rescaled as the samplers rescale an accepted row."""
+    rows = p.double().numpy()
+    return rows / rows.sum(axis=-1, keepdims=True)
+
+
+# --- item 7: one sum tolerance, from the dtype, for every sampler on both backends -----------
+
+
+@pytest.mark.parametrize("dtype", list(NUMPY_DTYPES), ids=str)
+def test_low_precision_softmax_tensors_are_accepted_by_every_sampler(dtype):
+    p = _softmax(dtype)
+    off = (p.double().sum(dim=-1) - 1).abs().max().item()
+    assert 1e-9 < off <= sum_tolerance(dtype, V)  # refused before: the float64 floor
+    want = _reference(p)
+    keys = torch.from_numpy(KEYS)
+    for name, sampler in SOLO.items():
+        got = sampler(p, seed=5, key=keys)
+        assert got.tolist() == sampler(want, seed=5, key=KEYS, normalize=True).tolist(), name
+        one = sampler(p[0], seed=5, key=keys)
+        assert one.tolist() == sampler(want[0], seed=5, key=KEYS, normalize=True).tolist(), name
+    cols = gls_columns(p, 4, seed=5, key=keys)
+    host = gls_columns(want, 4, seed=5, key=KEYS, normalize=True)
+    assert cols.item.tolist() == host.item.tolist()
+    # torch's log is within an ulp of the host's (module notes of simulate._torch)
+    np.testing.assert_allclose(cols.clock.numpy(), host.clock, rtol=CLOCK_RTOL)
+    active = [True, False, True, True]
+    assert gls_pick(cols, active).tolist() == gls_pick(host, active).tolist()
+    # the numpy-only samplers take the tensor with the same rule
+    assert gls_sample(p[0], p[1], 4, seed=5, key=KEYS).target.tolist() == (
+        gls_sample(want[0], want[1], 4, seed=5, key=KEYS, normalize=True).target.tolist()
+    )
+    assert gls_target(p[0], 4, seed=5, key=7) == gls_target(want[0], 4, seed=5, key=7)
+    assert gls_drafts(p[1], 4, seed=5, key=7).tolist() == gls_drafts(want[1], 4, seed=5,
+                                                                     key=7).tolist()  # fmt: skip
+    u = torch.tensor([0.1, 0.5, 0.999], dtype=torch.float64)
+    assert inverse_cdf_sample(p, u).tolist() == [
+        inverse_cdf_sample(want[r], float(u[r])) for r in range(3)
+    ]
+
+
+@pytest.mark.parametrize("dtype", list(NUMPY_DTYPES), ids=str)
+def test_both_backends_draw_the_line_at_the_same_sum(dtype):
+    """Off 1 by half the dtype's tolerance: accepted; by twice: refused, on both backends and by
+    every sampler, with the same message."""
+    tolerance = sum_tolerance(dtype, V)
+    p = _softmax(torch.float64, rows=1)[0]
+    calls = [
+        lambda x: gumbel_sample(x, seed=1, key=0),
+        lambda x: wmh_sample(x, seed=1, key=0),
+        lambda x: gls_columns(x, 2, seed=1, key=0),
+        lambda x: gls_target(x, 2, seed=1, key=0),
+        lambda x: gls_drafts(x, 2, seed=1, key=0),
+        lambda x: gls_sample(x, x, 2, seed=1, key=0),
+    ]
+    for factor, accepted in ((0.5, True), (2.0, False)):
+        tensor = (p * (1 + factor * tolerance)).to(dtype)
+        # judged by the sum of the numbers actually given, after rounding to dtype
+        assert (abs(tensor.double().sum().item() - 1) <= tolerance) == accepted
+        arrays = [tensor] + ([tensor.numpy()] if NUMPY_DTYPES[dtype] else [])
+        for x in arrays:
+            for call in calls:
+                if accepted:
+                    call(x)
+                else:
+                    with pytest.raises(ValueError, match=f"sums to .*tolerance {tolerance:.3g}"):
+                        call(x)
+
+
+def test_a_float32_tensor_and_a_float32_array_get_the_same_answers():
+    p = _softmax(torch.float32)
+    for name, sampler in SOLO.items():
+        got = sampler(p, seed=9, key=torch.from_numpy(KEYS))
+        assert got.tolist() == sampler(p.numpy(), seed=9, key=KEYS).tolist(), name
+    cols = gls_columns(p, 3, seed=9, key=torch.from_numpy(KEYS))
+    assert cols.item.tolist() == gls_columns(p.numpy(), 3, seed=9, key=KEYS).item.tolist()
+
+
+# --- item 8: non-contiguous tensors ---------------------------------------------------------
+
+
+def _strided_views():
+    """(name, view, contiguous copy): a transposed matrix and sliced rows and columns."""
+    base = _softmax(torch.float64, rows=6)
+    logits = torch.randn(40, 3, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
+    square = torch.softmax(logits, dim=0)  # columns are the distributions
+    wide = torch.cat([base, base], dim=1)
+    return [
+        ("transposed", square.T, square.T.contiguous()),
+        ("every other row", base[::2], base[::2].contiguous()),
+        ("column slice", wide[:, :V], wide[:, :V].contiguous()),
+        ("one row of a transpose", square.T[1], square.T[1].contiguous()),
+    ]
+
+
+@pytest.mark.parametrize(("name", "view", "copy"), _strided_views(), ids=lambda x: None)
+def test_strided_tensors_equal_their_contiguous_copy(name, view, copy):
+    keys = torch.arange(view.shape[0]) * 7 if view.ndim == 2 else torch.arange(5)
+    strided_keys = torch.arange(2 * keys.numel())[::2] * 7 if view.ndim == 2 else keys
+    for sampler in SOLO.values():
+        want = sampler(copy, seed=3, key=keys.contiguous() if view.ndim == 1 else strided_keys)
+        assert sampler(view, seed=3, key=strided_keys).tolist() == want.tolist(), name
+    want = gls_columns(copy, 3, seed=3, key=strided_keys.contiguous())
+    got = gls_columns(view, 3, seed=3, key=strided_keys)
+    assert got.item.tolist() == want.item.tolist() and torch.equal(got.clock, want.clock)
+    u = 0.37
+    assert inverse_cdf_sample(view, u).tolist() == inverse_cdf_sample(copy, u).tolist()
+
+
+# --- item 9: empty and uint64 key tensors ---------------------------------------------------
+
+
+P2 = [0.25, 0.75]
+
+
+@pytest.mark.parametrize("shape", [(0,), (0, 3), (2, 0)])
+def test_empty_keys_give_an_empty_answer_on_both_backends(shape):
+    keys = np.zeros(shape, dtype=np.int64)
+    tensor_p = torch.tensor(P2, dtype=torch.float64)
+    for sampler in SOLO.values():
+        host = sampler(P2, seed=0, key=keys)
+        dev = sampler(tensor_p, seed=0, key=torch.from_numpy(keys))
+        assert host.shape == shape and tuple(dev.shape) == shape and dev.dtype == torch.int64
+    host = gls_columns(P2, 2, seed=0, key=keys)
+    dev = gls_columns(tensor_p, 2, seed=0, key=torch.from_numpy(keys))
+    assert host.item.shape == (*shape, 2) and tuple(dev.item.shape) == (*shape, 2)
+    assert dev.clock.dtype == torch.float64 and dev.item.dtype == torch.int64
+    host = uniform(seed=0, key=keys, index=0, domain="gumbel")
+    dev = uniform(seed=0, key=torch.from_numpy(keys), index=0, domain="gumbel")
+    assert host.shape == shape and tuple(dev.shape) == shape
+    assert gumbel_sample(P2, seed=0, key=[]).shape == (0,)  # a Python list too
+
+
+def test_empty_keys_for_rows_are_refused_naming_the_shape():
+    rows = torch.tensor([P2, P2], dtype=torch.float64)
+    for call in (gumbel_sample, wmh_sample):
+        with pytest.raises(ValueError, match=r"key must have shape \(2,\).*got shape \(0,\)"):
+            call(rows, seed=0, key=torch.zeros(0, dtype=torch.int64))
+
+
+def test_uint64_key_tensors_are_read_as_unsigned():
+    small = np.array([0, 5, 2**63 - 1], dtype=np.uint64)
+    tensor_p = torch.tensor(P2, dtype=torch.float64)
+    keys = torch.from_numpy(small.astype(np.int64)).to(torch.uint64)
+    for sampler in SOLO.values():
+        assert sampler(tensor_p, seed=2, key=keys).tolist() == (
+            sampler(P2, seed=2, key=small).tolist()
+        )
+    want = uniform(seed=2, key=small, index=1, domain="gumbel")
+    assert uniform(seed=2, key=keys, index=1, domain="gumbel").numpy().tolist() == want.tolist()
+
+
+@pytest.mark.parametrize("values", [[2**63], [3, 2**63 + 5, 2**64 - 1], [2**64 - 1, 1]])
+def test_uint64_keys_from_2_63_are_refused_with_their_value(values):
+    """The numpy message for the same keys: the greatest of them, as the unsigned number."""
+    host = np.array(values, dtype=np.uint64)
+    keys = torch.from_numpy(host.view(np.int64).copy()).view(torch.uint64)
+    with pytest.raises(ValueError) as numpy_error:
+        gumbel_sample(P2, seed=0, key=host)
+    message = str(numpy_error.value)
+    assert message.endswith(f"got {max(values)}")
+    tensor_p = torch.tensor(P2, dtype=torch.float64)
+    for call in (
+        lambda: gumbel_sample(tensor_p, seed=0, key=keys),
+        lambda: wmh_sample(tensor_p, seed=0, key=keys),
+        lambda: gls_columns(tensor_p, 2, seed=0, key=keys),
+        lambda: uniform(seed=0, key=keys, index=0, domain="gumbel"),
+        lambda: gls_target(P2, 2, seed=0, key=keys),
+    ):
+        with pytest.raises(ValueError) as error:
+            call()
+        assert str(error.value) == message and "\n" not in message
+
+
+def test_negative_and_non_integer_key_tensors_match_the_numpy_messages():
+    tensor_p = torch.tensor(P2, dtype=torch.float64)
+    host = np.array([4, -(2**62) - 3, 1])
+    with pytest.raises(ValueError) as numpy_error:
+        gumbel_sample(P2, seed=0, key=host)
+    with pytest.raises(ValueError) as torch_error:
+        gumbel_sample(tensor_p, seed=0, key=torch.from_numpy(host))
+    assert str(torch_error.value) == str(numpy_error.value)
+    assert str(numpy_error.value).endswith(f"got {-(2**62) - 3}")  # exact, not a rounded float
+    for bad in (torch.tensor([True]), torch.tensor([1.0]), torch.tensor([1j])):
+        with pytest.raises(TypeError, match="key must be an int or an integer tensor"):
+            gumbel_sample(tensor_p, seed=0, key=bad)
