@@ -9,6 +9,7 @@ import math
 import numbers
 import os
 import sys
+from fractions import Fraction
 
 import numpy as np
 
@@ -143,6 +144,32 @@ def as_pair(p, q, *, normalize=False):
     q = as_distribution(q, "q", normalize=normalize)
     if p.shape != q.shape:
         raise ValueError(f"p and q have different lengths: {p.size} and {q.size}")
+    return p, q
+
+
+def as_fraction_pair(p, q):
+    """``(p, q)`` as lists of Fractions when both are sequences of Fractions, checked exactly to
+    be distributions over the same items (non-empty, same length, nonnegative, sum 1); None for
+    any other input, which the caller checks as floats (:func:`as_pair`)."""
+    if isinstance(p, (str, bytes)) or isinstance(q, (str, bytes)):
+        return None
+    try:
+        p, q = list(p), list(q)
+    except TypeError:  # not a sequence: as_pair names it
+        return None
+    if not all(isinstance(x, Fraction) for x in (*p, *q)):
+        return None
+    if not p or not q:
+        raise ValueError(f"{'q' if p else 'p'} is empty: a distribution needs at least one item")
+    if len(p) != len(q):
+        raise ValueError(f"p and q have different lengths: {len(p)} and {len(q)}")
+    for name, dist in (("p", p), ("q", q)):
+        total = sum(dist)
+        if min(dist) < 0 or total != 1:
+            raise ValueError(
+                f"{name} must be a distribution (nonnegative, sum 1); it has minimum "
+                f"{min(dist)} and sum {total}"
+            )
     return p, q
 
 

@@ -9,6 +9,10 @@ long computations that showed no progress.
   old formulas where those finish; ``coupling search --region`` bounded, with a progress bar.
 """
 
+import math
+import time
+from fractions import Fraction
+
 import numpy as np
 import pytest
 from coupling.simulate import (
@@ -22,6 +26,8 @@ from coupling.simulate import (
     uniform,
     wmh_sample,
 )
+from coupling.simulate.communication import MAX_EXTRA, expected_bits, relay_exact, rice_parameter
+from coupling.simulate.exact_marginal import interactive_exact, quantized_exact
 from coupling.simulate.validation import sum_tolerance
 
 torch = pytest.importorskip("torch")
@@ -225,3 +231,63 @@ def test_negative_and_non_integer_key_tensors_match_the_numpy_messages():
     for bad in (torch.tensor([True]), torch.tensor([1.0]), torch.tensor([1j])):
         with pytest.raises(TypeError, match="key must be an int or an integer tensor"):
             gumbel_sample(tensor_p, seed=0, key=bad)
+
+
+# --- item 11: the relay's expected bits and law at any size; empty exact inputs -------------
+
+
+def _expected_bits_rational(n, extra):
+    """The old formula, exact and slow: rho / (1 - rho) with rho = (1 - 1/n)^(2^r) in Fractions
+    (about n log2 n bits: 40 s at n = 10^6)."""
+    r = rice_parameter(n)
+    rho = Fraction(n - 1, n) ** (1 << r)
+    return (extra + 1) * (1 + r + rho / (1 - rho))
+
+
+def test_expected_bits_is_the_exact_value_correctly_rounded():
+    for n in [*range(1, 1500), 4095, 4096, 4097, 65_536, 100_003]:
+        for extra in (0, 1, 7):
+            assert expected_bits(n, extra=extra) == float(_expected_bits_rational(n, extra)), n
+
+
+def test_expected_bits_at_large_n_is_immediate():
+    """Before: 1.4 s at 10^5, over 40 s at 10^6 (a Fraction with ~n log2 n bits)."""
+    start = time.perf_counter()
+    for n in (10**6, 10**7, 10**12, 2**62 + 1):
+        r = rice_parameter(n)
+        # independent float evaluation of 1 / (x^(2^r) - 1), x = n / (n - 1)
+        tail = 1.0 / math.expm1(-(1 << r) * math.log1p(-1.0 / n))
+        assert math.isclose(expected_bits(n, extra=3), 4 * (1 + r + tail), rel_tol=1e-12)
+    assert time.perf_counter() - start < 10.0  # generous: microseconds each
+
+
+def test_relay_law_at_large_extra_reaches_its_limit():
+    """f = (1 + D)^-(extra + 1) underflows: the law is the limit f = 0 (before: OverflowError
+    from extra of about 3,900 at D = 0.2)."""
+    p, q = [0.6, 0.4], [0.4, 0.6]
+    for extra in (3_899, 3_900, 10**6, MAX_EXTRA):
+        law = relay_exact(p, q, extra=extra)
+        assert law.D == pytest.approx(0.2, abs=1e-15)
+        assert law.collision == pytest.approx(1 - law.D, abs=1e-300)
+        assert law.bob_law == pytest.approx(q, abs=1e-15) and law.bob_tv <= 1e-300
+        assert law.failure <= 1e-300
+    exact = [Fraction(3, 5), Fraction(2, 5)], [Fraction(2, 5), Fraction(3, 5)]
+    for extra in (0, 1, 5, 40, 3_899):
+        law, rational = relay_exact(p, q, extra=extra), relay_exact(*exact, extra=extra)
+        assert law.collision == pytest.approx(float(rational.collision), rel=1e-13)
+        assert law.failure == pytest.approx(float(rational.failure), rel=1e-12, abs=1e-320)
+    with pytest.raises(ValueError, match=r"exact relay law with extra = .* needs about .*memory"):
+        relay_exact(*exact, extra=2**62)
+    with pytest.raises(ValueError, match=f"extra must be <= {MAX_EXTRA}"):
+        relay_exact(p, q, extra=MAX_EXTRA + 1)
+
+
+@pytest.mark.parametrize(
+    "call",
+    [interactive_exact, lambda p, q: quantized_exact(p, q, 3), relay_exact],
+    ids=["interactive", "quantized", "relay"],
+)
+def test_empty_exact_inputs_are_refused_in_one_line(call):
+    for p, q, which in (([], [], "p"), ([Fraction(1)], [], "q"), ((), [0.5, 0.5], "p")):
+        with pytest.raises(ValueError, match=f"^{which} is empty: a distribution needs"):
+            call(p, q)
