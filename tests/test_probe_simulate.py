@@ -10,12 +10,15 @@ long computations that showed no progress.
 """
 
 import math
+import re
 import time
 from fractions import Fraction
 
+import numba
 import numpy as np
 import pytest
 from coupling.simulate import (
+    _pieces,
     gls_columns,
     gls_drafts,
     gls_pick,
@@ -23,18 +26,29 @@ from coupling.simulate import (
     gls_target,
     gumbel_sample,
     inverse_cdf_sample,
+    list_matching,
+    list_matching_probability,
     uniform,
     wmh_sample,
 )
 from coupling.simulate.communication import MAX_EXTRA, expected_bits, relay_exact, rice_parameter
 from coupling.simulate.exact_marginal import interactive_exact, quantized_exact
+from coupling.simulate.families import make_pair
+from coupling.simulate.search import MAX_REGION_POINTS, achievable_region
 from coupling.simulate.validation import sum_tolerance
+from test_hardening import _coupling, _interrupt, _read_until
 
-torch = pytest.importorskip("torch")
+from coupling.cli import main
+
+try:
+    import torch
+except ImportError:  # the torch items skip; the rest still runs
+    torch = None
+needs_torch = pytest.mark.skipif(torch is None, reason="torch is not installed")
 
 V = 5000  # items of the softmax rows: their float32 sums are off 1 by far more than 1e-9
 KEYS = np.array([3, 17, 2**40])
-NUMPY_DTYPES = {torch.float32: np.float32, torch.float16: np.float16, torch.bfloat16: None}
+LOW_PRECISION = {"float32": np.float32, "float16": np.float16, "bfloat16": None}  # numpy twin
 SOLO = {"gumbel": gumbel_sample, "wmh": wmh_sample}
 CLOCK_RTOL = 1e-13  # two backends' race minima: a few ulps of log and of the rescaling
 
@@ -54,8 +68,10 @@ def _reference(p):
 # --- item 7: one sum tolerance, from the dtype, for every sampler on both backends -----------
 
 
-@pytest.mark.parametrize("dtype", list(NUMPY_DTYPES), ids=str)
-def test_low_precision_softmax_tensors_are_accepted_by_every_sampler(dtype):
+@needs_torch
+@pytest.mark.parametrize("name", list(LOW_PRECISION))
+def test_low_precision_softmax_tensors_are_accepted_by_every_sampler(name):
+    dtype = getattr(torch, name)
     p = _softmax(dtype)
     off = (p.double().sum(dim=-1) - 1).abs().max().item()
     assert 1e-9 < off <= sum_tolerance(dtype, V)  # refused before: the float64 floor
@@ -86,10 +102,12 @@ def test_low_precision_softmax_tensors_are_accepted_by_every_sampler(dtype):
     ]
 
 
-@pytest.mark.parametrize("dtype", list(NUMPY_DTYPES), ids=str)
-def test_both_backends_draw_the_line_at_the_same_sum(dtype):
+@needs_torch
+@pytest.mark.parametrize("name", list(LOW_PRECISION))
+def test_both_backends_draw_the_line_at_the_same_sum(name):
     """Off 1 by half the dtype's tolerance: accepted; by twice: refused, on both backends and by
     every sampler, with the same message."""
+    dtype = getattr(torch, name)
     tolerance = sum_tolerance(dtype, V)
     p = _softmax(torch.float64, rows=1)[0]
     calls = [
@@ -104,7 +122,7 @@ def test_both_backends_draw_the_line_at_the_same_sum(dtype):
         tensor = (p * (1 + factor * tolerance)).to(dtype)
         # judged by the sum of the numbers actually given, after rounding to dtype
         assert (abs(tensor.double().sum().item() - 1) <= tolerance) == accepted
-        arrays = [tensor] + ([tensor.numpy()] if NUMPY_DTYPES[dtype] else [])
+        arrays = [tensor] + ([tensor.numpy()] if LOW_PRECISION[name] else [])
         for x in arrays:
             for call in calls:
                 if accepted:
@@ -114,6 +132,7 @@ def test_both_backends_draw_the_line_at_the_same_sum(dtype):
                         call(x)
 
 
+@needs_torch
 def test_a_float32_tensor_and_a_float32_array_get_the_same_answers():
     p = _softmax(torch.float32)
     for name, sampler in SOLO.items():
@@ -126,22 +145,27 @@ def test_a_float32_tensor_and_a_float32_array_get_the_same_answers():
 # --- item 8: non-contiguous tensors ---------------------------------------------------------
 
 
-def _strided_views():
-    """(name, view, contiguous copy): a transposed matrix and sliced rows and columns."""
+def _strided_view(name):
+    """``(view, contiguous copy)``: a transposed matrix, sliced rows or columns."""
     base = _softmax(torch.float64, rows=6)
     logits = torch.randn(40, 3, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
     square = torch.softmax(logits, dim=0)  # columns are the distributions
     wide = torch.cat([base, base], dim=1)
-    return [
-        ("transposed", square.T, square.T.contiguous()),
-        ("every other row", base[::2], base[::2].contiguous()),
-        ("column slice", wide[:, :V], wide[:, :V].contiguous()),
-        ("one row of a transpose", square.T[1], square.T[1].contiguous()),
-    ]
+    view = {
+        "transposed": square.T,
+        "every other row": base[::2],
+        "column slice": wide[:, :V],
+        "one row of a transpose": square.T[1],
+    }[name]
+    return view, view.contiguous()
 
 
-@pytest.mark.parametrize(("name", "view", "copy"), _strided_views(), ids=lambda x: None)
-def test_strided_tensors_equal_their_contiguous_copy(name, view, copy):
+@needs_torch
+@pytest.mark.parametrize(
+    "name", ["transposed", "every other row", "column slice", "one row of a transpose"]
+)
+def test_strided_tensors_equal_their_contiguous_copy(name):
+    view, copy = _strided_view(name)
     keys = torch.arange(view.shape[0]) * 7 if view.ndim == 2 else torch.arange(5)
     strided_keys = torch.arange(2 * keys.numel())[::2] * 7 if view.ndim == 2 else keys
     for sampler in SOLO.values():
@@ -160,6 +184,7 @@ def test_strided_tensors_equal_their_contiguous_copy(name, view, copy):
 P2 = [0.25, 0.75]
 
 
+@needs_torch
 @pytest.mark.parametrize("shape", [(0,), (0, 3), (2, 0)])
 def test_empty_keys_give_an_empty_answer_on_both_backends(shape):
     keys = np.zeros(shape, dtype=np.int64)
@@ -178,6 +203,7 @@ def test_empty_keys_give_an_empty_answer_on_both_backends(shape):
     assert gumbel_sample(P2, seed=0, key=[]).shape == (0,)  # a Python list too
 
 
+@needs_torch
 def test_empty_keys_for_rows_are_refused_naming_the_shape():
     rows = torch.tensor([P2, P2], dtype=torch.float64)
     for call in (gumbel_sample, wmh_sample):
@@ -185,6 +211,7 @@ def test_empty_keys_for_rows_are_refused_naming_the_shape():
             call(rows, seed=0, key=torch.zeros(0, dtype=torch.int64))
 
 
+@needs_torch
 def test_uint64_key_tensors_are_read_as_unsigned():
     small = np.array([0, 5, 2**63 - 1], dtype=np.uint64)
     tensor_p = torch.tensor(P2, dtype=torch.float64)
@@ -197,6 +224,7 @@ def test_uint64_key_tensors_are_read_as_unsigned():
     assert uniform(seed=2, key=keys, index=1, domain="gumbel").numpy().tolist() == want.tolist()
 
 
+@needs_torch
 @pytest.mark.parametrize("values", [[2**63], [3, 2**63 + 5, 2**64 - 1], [2**64 - 1, 1]])
 def test_uint64_keys_from_2_63_are_refused_with_their_value(values):
     """The numpy message for the same keys: the greatest of them, as the unsigned number."""
@@ -219,6 +247,7 @@ def test_uint64_keys_from_2_63_are_refused_with_their_value(values):
         assert str(error.value) == message and "\n" not in message
 
 
+@needs_torch
 def test_negative_and_non_integer_key_tensors_match_the_numpy_messages():
     tensor_p = torch.tensor(P2, dtype=torch.float64)
     host = np.array([4, -(2**62) - 3, 1])
@@ -291,3 +320,92 @@ def test_empty_exact_inputs_are_refused_in_one_line(call):
     for p, q, which in (([], [], "p"), ([Fraction(1)], [], "q"), ((), [0.5, 0.5], "p")):
         with pytest.raises(ValueError, match=f"^{which} is empty: a distribution needs"):
             call(p, q)
+
+
+# --- item 10: the exact list coupling in pieces, with progress and Ctrl-C -------------------
+
+
+class _Stop(Exception):
+    pass
+
+
+def test_list_matching_pieces_and_threads_never_change_the_value(monkeypatch, restore_threads):
+    pair = make_pair("dirichlet", 3000, seed=8)
+    whole = list_matching(pair.p, pair.q, 5)
+    steps = []
+    monkeypatch.setattr(_pieces, "PIECE_SECONDS", 1e-9)  # after the first, one node a piece
+    numba.set_num_threads(1)
+    cut = list_matching(pair.p, pair.q, 5, progress=steps.append)
+    assert cut.value == whole.value and np.array_equal(cut.by_item, whole.by_item)
+    assert sum(steps) == cut.nodes and steps.count(1) > cut.nodes // 2  # nodes cut apart
+    assert list_matching_probability(pair.p, pair.q, 5, progress=steps.append) == whole.value
+
+
+def test_list_matching_at_a_million_items_reports_progress_and_stops():
+    pair = make_pair("dirichlet", 10**6, seed=1)
+    steps = []
+
+    def progress(nodes):
+        steps.append((nodes, time.monotonic()))
+        if len(steps) == 3:
+            raise _Stop
+
+    start = time.monotonic()
+    with pytest.raises(_Stop):
+        list_matching(pair.p, pair.q, 8, progress=progress)
+    assert all(nodes >= 1 for nodes, _ in steps)
+    assert steps[-1][1] - start < 60  # generous: each piece is about a quarter second
+    with pytest.raises(TypeError, match="progress must be callable"):
+        list_matching([0.5, 0.5], [0.5, 0.5], 2, progress=3)
+
+
+def test_ctrl_c_stops_an_exact_gls_simulate_within_seconds():
+    """The quadrature's bar moves (a count of nodes), and Ctrl-C ends the run at the next piece
+    (before: no bar for minutes at n = 10^7, and Ctrl-C took 16 s)."""
+    proc = _coupling("simulate", "--protocols", "gls", "--drafts", "8", "--n", "2000000")
+    _read_until(proc, re.compile(rb"gls exact: [1-9][0-9.]*k?nodes"), timeout=180)
+    status, err, seconds = _interrupt(proc, group=True)
+    assert status == 130, err
+    assert err.rstrip().endswith("coupling simulate: interrupted") and "Traceback" not in err
+    assert seconds < 20  # generous: a piece lasts about a quarter second
+
+
+# --- item 12: coupling search --region, bounded and with progress ---------------------------
+
+
+def test_region_above_its_maximum_is_refused_before_the_search(tmp_path, capsys, monkeypatch):
+    def never(*args, **kwargs):
+        raise AssertionError("the search ran")
+
+    monkeypatch.setattr("coupling.simulate.search.search", never)
+    out = tmp_path / "o"
+    rc = main(["search", "--region", str(MAX_REGION_POINTS + 1), "--out", str(out)])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and "\n" not in err, err
+    assert err == (f"coupling search: error: --region must be <= {MAX_REGION_POINTS}, "
+                   f"got {MAX_REGION_POINTS + 1}")  # fmt: skip
+    assert not out.exists()
+    with pytest.raises(ValueError, match=f"points must be <= {MAX_REGION_POINTS}"):
+        achievable_region(4, 10**6, seed=0)
+
+
+def test_region_reports_each_search():
+    steps = []
+    env = achievable_region(3, 2, seed=0, maxiter=5, progress=steps.append)
+    assert steps == [1] * 4 and all(len(d) == 2 and len(v) == 2 for d, v in env.values())
+
+
+def test_ctrl_c_stops_a_region_map_keeping_the_search_files(tmp_path):
+    out = tmp_path / "o"
+    proc = _coupling("search", "--n", "6", "--maxiter", "30", "--region", "60", "--out", str(out))
+    _read_until(proc, re.compile(rb"region: +[0-9]+%[^/]*\| *[1-9][0-9.]*/120"), timeout=180)
+    status, err, seconds = _interrupt(proc, group=True)
+    assert status == 130, err
+    assert err.rstrip().endswith("coupling search: interrupted") and "Traceback" not in err
+    assert seconds < 20  # generous: the optimiser sees Ctrl-C between two evaluations
+    best, table = sorted(out.iterdir())  # the search's two files, and nothing half-written
+    assert best.name.startswith("best_pareto-min") and best.suffix == ".npz", best
+    assert table.name.startswith("search_pareto-min") and table.suffix == ".md", table
+    with np.load(best) as pair:
+        assert pair["p"].sum() == pytest.approx(1) and pair["q"].sum() == pytest.approx(1)
+    assert table.read_text().startswith("| objective")
