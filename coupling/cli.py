@@ -21,8 +21,9 @@ from coupling.outputs import format_table
 
 # Work (trials, or trials x items for the faithful engine) that takes a few seconds here.
 _PROGRESS_WORK = {"fast": 20_000_000, "faithful": 2_000_000_000}
-# Items from which the exact list coupling (O(n) per quadrature node) takes a second or more.
-_EXACT_PROGRESS_ITEMS = 100_000
+# Items from which the set-up (the exact list coupling's quadrature, O(n) a node; the engines'
+# O(n log n) tables) takes a second or more.
+_PROGRESS_ITEMS = 100_000
 
 
 def _cmd_simulate(args):
@@ -70,10 +71,10 @@ def _cmd_simulate(args):
         # gls: K races of n clocks per faithful trial; the others, one
         k = {"drafts": drafts} if proto in exact.LIST_PROTOCOLS else {}
         work = trials * (p.size * k.get("drafts", 1) if args.engine == "faithful" else 1)
-        show = not args.json and work >= _PROGRESS_WORK[args.engine]
+        large = not args.json and p.size >= _PROGRESS_ITEMS
+        show = large or (not args.json and work >= _PROGRESS_WORK[args.engine])
         if k:  # the list coupling's quadrature: O(n) a node, a minute at n = 10^7
-            show_exact = not args.json and p.size >= _EXACT_PROGRESS_ITEMS
-            with progress_bar(None, f"{proto} exact", enabled=show_exact, unit="nodes") as update:
+            with progress_bar(None, f"{proto} exact", enabled=large, unit="nodes") as update:
                 value = list_matching_probability(p, q, drafts, progress=update)
         else:
             value = exact.collision_probability(p, q, proto)

@@ -512,7 +512,11 @@ def _fast_tables(p, q):
     alias = np.arange(p.size, dtype=np.int64)
     build_alias(p, prob, alias)
     table = _aligned_rows(p.size, 8)
-    table[:] = np.column_stack((prob, alias, c, r, q, c[alias], r[alias], q[alias]))
+    # column by column: no (n, 8) temporary, and Ctrl-C is seen between the copies
+    for j, column in enumerate((prob, alias, c, r, q)):
+        table[:, j] = column
+    for j, column in enumerate((c, r, q), start=5):
+        table[:, j] = column[alias]
     return table, seg.breaks, seg.psi, seg.slope
 
 

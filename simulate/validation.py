@@ -5,6 +5,7 @@ one-line TypeError (wrong type: types are checked exactly, so 10.7, True or "3" 
 int) or ValueError (right type, wrong value) naming the argument.
 """
 
+import functools
 import math
 import numbers
 import os
@@ -112,13 +113,17 @@ def sum_tolerance(dtype, n):
     >>> round(sum_tolerance(np.float32, 50_000), 6)  # a 50k-token float32 softmax
     0.00596
     """
+    return max(SUM_TOLERANCE, SUM_EPS_PER_ITEM * int(n) * _epsilon(dtype))
+
+
+@functools.cache  # every distribution checked asks: a search asks about a million times
+def _epsilon(dtype):
+    """Machine epsilon of a numpy or torch dtype; float64's for integers (exact sums)."""
     torch = sys.modules.get("torch")
     if torch is not None and isinstance(dtype, torch.dtype):
-        eps = torch.finfo(dtype).eps if dtype.is_floating_point else torch.finfo(torch.float64).eps
-    else:
-        dtype = np.dtype(dtype)
-        eps = np.finfo(dtype).eps if dtype.kind == "f" else np.finfo(np.float64).eps
-    return max(SUM_TOLERANCE, SUM_EPS_PER_ITEM * int(n) * float(eps))
+        return torch.finfo(dtype if dtype.is_floating_point else torch.float64).eps
+    dtype = np.dtype(dtype)
+    return float(np.finfo(dtype if dtype.kind == "f" else np.float64).eps)
 
 
 def clearly_fine(bad, total, tolerance, normalize):
