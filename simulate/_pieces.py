@@ -16,15 +16,16 @@ PIECE_GROWTH = 8
 def pieces(total, first, align=None):
     """Yield ``(start, size)`` covering [0, total) in order: the first piece ``first`` units
     (at least 1), each next one sized to take about ``PIECE_SECONDS`` at the rate the caller
-    just showed on the previous one (the time between two yields). ``align(end)``, if given,
-    moves each piece's end to the next boundary at or after it (units of work that cannot be
-    cut, such as the quadrature nodes of uneven cost of the list coupling).
+    just showed on the previous one (the time between two yields). ``align(start, end)``, if
+    given, moves the end of the piece starting at ``start`` to a boundary at or after it
+    (units of work that cannot be cut, such as the quadrature nodes of uneven cost of the list
+    coupling, or a piece that must keep every thread busy).
 
     Examples
     --------
     >>> [size for _, size in pieces(10, 4)][0]
     4
-    >>> next(pieces(10, 4, align=lambda end: 6))
+    >>> next(pieces(10, 4, align=lambda start, end: 6))
     (0, 6)
     """
     done = 0
@@ -32,7 +33,7 @@ def pieces(total, first, align=None):
     while done < total:
         piece = min(piece, total - done)
         if align is not None:
-            piece = align(done + piece) - done
+            piece = align(done, done + piece) - done
         start = time.perf_counter()
         yield done, piece
         done += piece

@@ -338,17 +338,20 @@ def _dropped_bound(p, q, k, lost):
 def _node_pieces(args, h, nodes, out, progress):
     """Add the level's nodes to ``out`` (NODE_CHUNKS fixed rows, so the cuts change no sum), in
     pieces of about a quarter second: measured in the positions each node visits (from a few
-    to n across a level), cut between nodes; ``progress(nodes)`` after each."""
+    to n across a level), cut between nodes, with at least a node per thread (consecutive
+    nodes sum in different rows, so they run at once); ``progress(nodes)`` after each."""
     psi, _, _, _, rate, _, delta, span, l_end = args
     cost = np.empty(nodes.size, np.int64)
     _multidraft.node_costs(psi, rate, delta, span, l_end, h, nodes, cost)
     ends = np.cumsum(cost)  # node i's work is (ends[i - 1], ends[i]]
+    busy = min(numba.get_num_threads(), NODE_CHUNKS)
 
-    def node_end(work):
-        return int(ends[np.searchsorted(ends, work, side="left")])
+    def node_end(start, end):
+        first = np.searchsorted(ends, start, side="right")
+        last = max(np.searchsorted(ends, end, side="left"), first + busy - 1)
+        return int(ends[min(last, nodes.size - 1)])
 
-    first_work = numba.get_num_threads() * int(ends[-1] // nodes.size)
-    for start, size in pieces(int(ends[-1]), first_work, node_end):
+    for start, size in pieces(int(ends[-1]), 1, node_end):
         a, b = np.searchsorted(ends, [start, start + size], side="right")
         kernel = _multidraft.matching_nodes_strided_parallel if size >= PARALLEL_WORK else (
             _multidraft.matching_nodes_strided)  # fmt: skip
