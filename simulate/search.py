@@ -203,7 +203,7 @@ def achievable_region(n, points, *, seed, protocols=("gumbel", "wmh"), maxiter=2
     [0.05, 0.95], per protocol: ``{protocol: (D reached, lowest value)}`` (lists).
 
     ``points`` is at most ``MAX_REGION_POINTS`` (a spacing of 0.01; each point costs one
-    search per protocol, about a second each at the defaults). ``progress`` (a callable or
+    search per protocol, seconds each at the defaults). ``progress`` (a callable or
     None) is called with 1 after each search, ``points * len(protocols)`` in all; Ctrl-C stops
     the map between two of the optimiser's evaluations.
     """
