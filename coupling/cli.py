@@ -29,6 +29,9 @@ from coupling.outputs import format_table
 
 # Work (trials, or trials x items for the faithful engine) that takes a few seconds here.
 _PROGRESS_WORK = {"fast": 20_000_000, "faithful": 2_000_000_000}
+# Items from which the set-up (the exact list coupling's quadrature, O(n) a node; the engines'
+# O(n log n) tables) takes a second or more.
+_PROGRESS_ITEMS = 100_000
 
 
 def _cmd_simulate(args):
@@ -37,7 +40,7 @@ def _cmd_simulate(args):
     from coupling.simulate import estimate, exact
     from coupling.simulate.families import check_params, from_npz, make_pair
     from coupling.simulate.montecarlo import ENGINES, KEY_SPACE, run_memory, z_score
-    from coupling.simulate.multidraft import MAX_DRAFTS
+    from coupling.simulate.multidraft import MAX_DRAFTS, list_matching_probability
     from coupling.simulate.validation import as_choice, as_count, check_memory
 
     protocols = name_list(args.protocols, "--protocols", exact.PROTOCOLS + exact.LIST_PROTOCOLS)
@@ -76,8 +79,13 @@ def _cmd_simulate(args):
         # gls: K races of n clocks per faithful trial; the others, one
         k = {"drafts": drafts} if proto in exact.LIST_PROTOCOLS else {}
         work = trials * (p.size * k.get("drafts", 1) if args.engine == "faithful" else 1)
-        show = not args.json and work >= _PROGRESS_WORK[args.engine]
-        value = exact.collision_probability(p, q, proto, **k)
+        large = not args.json and p.size >= _PROGRESS_ITEMS
+        show = large or (not args.json and work >= _PROGRESS_WORK[args.engine])
+        if k:  # the list coupling's quadrature: O(n) a node, a minute at n = 10^7
+            with progress_bar(None, f"{proto} exact", enabled=large, unit="nodes") as update:
+                value = list_matching_probability(p, q, drafts, progress=update)
+        else:
+            value = exact.collision_probability(p, q, proto)
         t0 = time.perf_counter()
         with progress_bar(trials, proto, enabled=show) as update:
             mc = estimate(p, q, proto, trials, seed=seed, engine=args.engine, progress=update, **k)
@@ -209,6 +217,7 @@ def _cmd_search(args, out_dir):
     from coupling.figures.bounds import achievable_region_figure
     from coupling.outputs import atomic_write_bytes, atomic_write_text, safe_name, save_figure
     from coupling.simulate.search import (
+        MAX_REGION_POINTS,
         UndefinedObjective,
         achievable_region,
         compile_objective,
@@ -220,7 +229,7 @@ def _cmd_search(args, out_dir):
     with user_input():
         n = as_count(args.n, "--n")
         maxiter = as_count(args.maxiter, "--maxiter")
-        region = as_count(args.region, "--region", minimum=0)
+        region = as_count(args.region, "--region", minimum=0, maximum=MAX_REGION_POINTS)
         seed = as_count(args.seed, "--seed", minimum=0, maximum=SEED_MAX)
         compile_objective(args.objective)
         targets = [None]
@@ -263,7 +272,9 @@ def _cmd_search(args, out_dir):
                "O(n^2) - fast", "MC z (gumbel / wmh)")  # fmt: skip
     atomic_write_text(out / f"search_{stem}.md", format_table(headers, rows, markdown=True) + "\n")
     if region:
-        env = achievable_region(n, region, seed=seed, maxiter=maxiter)
+        searches = region * 2  # the Gumbel and the WMH envelopes
+        with progress_bar(searches, "region", enabled=not args.json, unit="searches") as update:
+            env = achievable_region(n, region, seed=seed, maxiter=maxiter, progress=update)
         fig = achievable_region_figure(env)
         save_figure(fig, out / "achievable_region", {"n": n, "seed": seed, "envelope": env})
     if args.json:
@@ -381,8 +392,9 @@ def build_parser():
     srch.add_argument("--target-d", help="comma-separated target distances (default: free)")
     srch.add_argument("--maxiter", type=int, default=200, help="differential-evolution generations")
     srch.add_argument(
-        "--region", type=int, default=0, help="also map the achievable region at K distances"
-    )
+        "--region", type=int, default=0, metavar="K",
+        help="also map the achievable region at K distances in [0.05, 0.95]",
+    )  # fmt: skip
     srch.add_argument("--seed", type=int, default=0)
     srch.add_argument("--out", default="results/search")
     srch.add_argument("--json", action="store_true")

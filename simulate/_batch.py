@@ -1,32 +1,16 @@
-"""Rows of distributions for the one-party samplers, checked in one pass, and the test that
-dispatches by array type: numpy arrays go to the numba kernels, torch tensors to
-:mod:`coupling.simulate._torch` (imported by the callers only when they hold a tensor).
+"""Rows of distributions for the one-party samplers on numpy input, checked in one pass (torch
+tensors go to :mod:`coupling.simulate._torch`, imported by the callers only when they hold one).
 
 Validation stays :func:`coupling.simulate.validation.as_distribution`'s: the one-pass summary of a
 row (how many entries are NaN, infinite or negative, and its sum) only decides that a row is
-clearly fine; any other row goes through ``as_distribution``, which raises naming the problem
-(or accepts a sum that is merely close to its tolerance).
+clearly fine (:func:`coupling.simulate.validation.clearly_fine`); any other row goes through
+``as_distribution``, which raises naming the problem (or accepts, and rescales, a sum that is
+within its dtype's tolerance).
 """
-
-import sys
 
 import numpy as np
 from coupling.simulate import _kernels
-from coupling.simulate.validation import SUM_TOLERANCE, as_distribution
-
-
-def is_tensor(x):
-    """Whether ``x`` is a torch tensor; never imports torch (without torch there are none)."""
-    torch = sys.modules.get("torch")
-    return torch is not None and isinstance(x, torch.Tensor)
-
-
-def clearly_fine(bad, total, normalize):
-    """A row with no invalid entry whose sum is far inside the tolerance (or positive, when it
-    is to be rescaled) needs no second look."""
-    if bad:
-        return False
-    return total > 0 if normalize else abs(total - 1.0) <= SUM_TOLERANCE / 2
+from coupling.simulate.validation import SUM_TOLERANCE, as_distribution, clearly_fine
 
 
 def check_shapes(shape, key_shape):
@@ -53,7 +37,7 @@ def as_rows(p, normalize, key_shape):
         rows = p.reshape(-1, p.shape[-1])
         totals = rows.sum(axis=1)  # per row the same pairwise sum as np.sum(row)
         fine = _kernels.count_invalid(rows.reshape(-1)) == 0 and all(
-            clearly_fine(0, t, normalize) for t in totals
+            clearly_fine(0, t, SUM_TOLERANCE, normalize) for t in totals
         )
         if fine:
             return (rows / totals[:, None] if normalize else rows), p.ndim == 2

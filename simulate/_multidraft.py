@@ -201,6 +201,25 @@ def gls_fast_samples(table, breaks, psi, slope, k, seed, tag, keys, chunk, targe
             )
 
 
+@njit(cache=True, inline="always", error_model="numpy")
+def _node_window(psi, rate, delta, span, l_end, t):
+    """(lo, hi, top) at node t: positions lo <= l < hi are evaluated (delta <= t (rate + c_l)
+    <= span, l < l_end), and the suffix sums start at top (past it e^(-t psi) is 0.0)."""
+    lo = np.searchsorted(psi, delta / t - rate, side="left")
+    hi = min(np.searchsorted(psi, span / t - rate, side="right"), l_end)
+    top = min(np.searchsorted(psi, EXP_ZERO / t, side="right"), psi.shape[0])
+    return lo, hi, top
+
+
+@njit(cache=True, error_model="numpy")
+def node_costs(psi, rate, delta, span, l_end, h, nodes, out):
+    """out[i] = the positions :func:`matching_nodes` visits at node nodes[i] (at least 1): the
+    node's share of the work, for cutting a level into pieces of equal time."""
+    for i in range(nodes.shape[0]):
+        lo, hi, top = _node_window(psi, rate, delta, span, l_end, np.exp(h * nodes[i]))
+        out[i] = max(1, top - lo) if lo < hi else 1
+
+
 @njit(cache=True, error_model="numpy")
 def matching_nodes(psi, gap, slope, qs, rate, power, delta, span, l_end, h, nodes, out):
     """Add t F_l(t) at t = exp(h * nodes[i]) to out[l].
@@ -210,14 +229,11 @@ def matching_nodes(psi, gap, slope, qs, rate, power, delta, span, l_end, h, node
     positions l < l_end with delta <= t (rate + c_l) <= span are evaluated: the windows outside
     which the caller bounds the tails.
     """
-    m = psi.shape[0]
     for i in range(nodes.shape[0]):
         t = np.exp(h * nodes[i])
-        lo = np.searchsorted(psi, delta / t - rate, side="left")
-        hi = min(np.searchsorted(psi, span / t - rate, side="right"), l_end)
+        lo, hi, top = _node_window(psi, rate, delta, span, l_end, t)
         if lo >= hi:
             continue
-        top = min(np.searchsorted(psi, EXP_ZERO / t, side="right"), m)
         weight = rate * np.exp(-rate * t) * t
         acc = 0.0
         for s in range(top - 1, lo - 1, -1):  # suffix sums: g_s for every s at once
@@ -231,15 +247,31 @@ def matching_nodes(psi, gap, slope, qs, rate, power, delta, span, l_end, h, node
                 out[s] += weight * hit * miss
 
 
+@njit(cache=True, inline="always", error_model="numpy")
+def _strided_row(psi, gap, slope, qs, rate, power, delta, span, l_end, h, nodes, first, out, c):
+    """Row c of :func:`matching_nodes_strided`: the nodes i with (first + i) % rows == c."""
+    rows = out.shape[0]
+    start = (c - first % rows + rows) % rows
+    matching_nodes(psi, gap, slope, qs, rate, power, delta, span, l_end, h, nodes[start::rows],
+                   out[c])  # fmt: skip
+
+
+@njit(cache=True, error_model="numpy")
+def matching_nodes_strided(psi, gap, slope, qs, rate, power, delta, span, l_end, h, nodes, first,
+                           out):  # fmt: skip
+    """:func:`matching_nodes` for nodes[i], node ``first + i`` of its level, added to row
+    (first + i) % out.shape[0]. Each row takes its nodes in their order, so the sums are the
+    same however a level is cut into calls, and on any number of threads."""
+    for c in range(out.shape[0]):
+        _strided_row(psi, gap, slope, qs, rate, power, delta, span, l_end, h, nodes, first, out, c)
+
+
 @njit(parallel=True, cache=True, error_model="numpy")
-def matching_nodes_parallel(psi, gap, slope, qs, rate, power, delta, span, l_end, h, nodes, out):
-    """:func:`matching_nodes` with the nodes split into out.shape[0] fixed chunks, one row of
-    ``out`` each, so the sums do not depend on the thread count."""
-    chunks = out.shape[0]
-    per = (nodes.shape[0] + chunks - 1) // chunks
-    for c in prange(chunks):
-        part = nodes[c * per : min(nodes.shape[0], (c + 1) * per)]
-        matching_nodes(psi, gap, slope, qs, rate, power, delta, span, l_end, h, part, out[c])
+def matching_nodes_strided_parallel(psi, gap, slope, qs, rate, power, delta, span, l_end, h,
+                                    nodes, first, out):  # fmt: skip
+    """:func:`matching_nodes_strided` with a thread per row: the same sums."""
+    for c in prange(out.shape[0]):
+        _strided_row(psi, gap, slope, qs, rate, power, delta, span, l_end, h, nodes, first, out, c)
 
 
 @njit(cache=True, error_model="numpy")

@@ -1,9 +1,10 @@
 r"""The public randomness and the one-party samplers on torch tensors, on any device.
 
-Imported only when a sampler is handed a tensor (:mod:`coupling.simulate._batch`), so ``import
-simulate`` never needs torch. Same specification as :mod:`coupling.simulate.randomness`, same races
-as :mod:`coupling.simulate._kernels`, written as whole-tensor operations so nothing but integers
-(and one small validation read per call) crosses to the host:
+Imported only when a sampler is handed a tensor
+(:func:`coupling.simulate.validation.is_tensor`), so ``import coupling`` never needs torch. Same
+specification as :mod:`coupling.simulate.randomness`, same races as
+:mod:`coupling.simulate._kernels`, written as whole-tensor operations so nothing but integers
+(and one small validation read per call, a second for keys held in a tensor) crosses to the host:
 
 * 64-bit words live in int64 tensors. Addition and multiplication wrap modulo :math:`2^{64}`
   in two's complement exactly as uint64 arithmetic does; a logical right shift is the
@@ -30,9 +31,18 @@ which is all DISD's drafter invariance needs: target, drafter and reference of o
 
 import torch
 from coupling.simulate import _hash
-from coupling.simulate._batch import check_shapes, clearly_fine
+from coupling.simulate._batch import check_shapes
 from coupling.simulate._kernels import RECORD_SHIFT
-from coupling.simulate.validation import as_distribution, as_key_array, as_seed
+from coupling.simulate.validation import (
+    as_distribution,
+    as_key_array,
+    as_seed,
+    check_key_range,
+    check_tensor_dtype,
+    clearly_fine,
+    needs_rescale,
+    sum_tolerance,
+)
 
 
 def _signed(x):
@@ -111,10 +121,10 @@ def wmh_rows(p, st_time, st_height):
     dev = p.device
     r = torch.arange(rows, device=dev)[:, None]
     c = torch.arange(n, device=dev)[None, :]
-    t = torch.zeros_like(p)
-    h = torch.ones_like(p)
+    t = torch.zeros(p.shape, dtype=p.dtype, device=dev)
+    h = torch.ones(p.shape, dtype=p.dtype, device=dev)
     live = p > 0
-    taken = torch.full_like(p, torch.inf)
+    taken = torch.full(p.shape, torch.inf, dtype=p.dtype, device=dev)  # contiguous: viewed flat
     j = 0
     for j in range(DENSE_RECORDS):
         t, h, now = _advance(j, r, c, p, t, h, live, st_time, st_height)
@@ -137,49 +147,77 @@ def wmh_rows(p, st_time, st_height):
 
 
 def _check_rows(p, normalize, extra=()):
-    """Validate float64 rows (R, V) on the device with one read: per row the count of NaN,
-    infinite or negative entries and the sum, plus the ``extra`` scalars (read back too).
-    Rows not clearly fine go to :func:`as_distribution` on the host, which names the problem.
-    Returns the rows (rescaled if ``normalize``) and the extra values."""
-    bad = (~torch.isfinite(p) | (p < 0)).sum(dim=1).to(torch.float64)
-    total = p.sum(dim=1)
-    summary = torch.cat([bad, total, *(torch.reshape(x, (1,)).double() for x in extra)])
+    """Validate the distributions ``p`` (V,) or (R, V), of any real dtype and any strides, on
+    its device with one read: per row the count of NaN, infinite or negative entries and the
+    sum, plus the ``extra`` scalars (read back too). The tolerance is the one rule of both
+    backends, that of p's dtype and length (:func:`~coupling.simulate.validation.sum_tolerance`);
+    rows not clearly fine go to :func:`as_distribution` on the host, which names the problem
+    (or accepts). Returns the rows as a contiguous float64 (R, V) tensor, divided by their sums
+    where ``as_distribution`` would rescale them
+    (:func:`~coupling.simulate.validation.needs_rescale`), and the extra values."""
+    check_tensor_dtype(p, "p")
+    source = p.reshape(-1, p.shape[-1])
+    rows = source.detach().to(torch.float64).contiguous()
+    bad = (~torch.isfinite(rows) | (rows < 0)).sum(dim=1).to(torch.float64)
+    summary = torch.cat([bad, rows.sum(dim=1), *(torch.reshape(x, (1,)).double() for x in extra)])
     values = summary.tolist()
-    rows = p.shape[0]
-    for r in range(rows):
-        if not clearly_fine(values[r], values[rows + r], normalize):
-            name = f"p[{r}]" if rows > 1 else "p"
-            as_distribution(p[r].detach().cpu().double().numpy(), name, normalize=normalize)
-    return (p / total[:, None] if normalize else p), values[2 * rows :]
+    count = rows.shape[0]
+    totals = values[count : 2 * count]
+    tolerance = sum_tolerance(p.dtype, rows.shape[1])
+    for r in range(count):
+        if not clearly_fine(values[r], totals[r], tolerance, normalize):
+            as_distribution(source[r], f"p[{r}]" if count > 1 else "p", normalize=normalize)
+    if any(needs_rescale(t, normalize) for t in totals):
+        scale = [t if needs_rescale(t, normalize) else 1.0 for t in totals]
+        rows = rows / torch.tensor(scale, dtype=torch.float64, device=rows.device)[:, None]
+    return rows, values[2 * count :]
 
 
-def _key_tensor(key, device):
-    """Keys as an int64 tensor on ``device`` and whether they need a range check there."""
-    if isinstance(key, torch.Tensor):
-        if key.dtype.is_floating_point or key.dtype.is_complex or key.dtype == torch.bool:
-            raise TypeError(f"key must be an int or an integer tensor, got dtype {key.dtype}")
-        return key.to(device=device, dtype=torch.int64), True
-    keys = as_key_array(key, "key")  # validated on the host
-    return torch.as_tensor(keys.astype("int64"), device=device), False
+def _device_keys(x, name, device):
+    """``x`` (an int, array or tensor of ints) as an int64 tensor on ``device``, and the
+    scalars its range check reads there (none when the host has checked it already): the least
+    entry, or for a uint64 tensor, whose entries from 2**63 up read as negative int64, how many
+    do so and the greatest of them."""
+    if not isinstance(x, torch.Tensor):
+        return torch.as_tensor(as_key_array(x, name).astype("int64"), device=device), ()
+    check_tensor_dtype(x, name, integer=True)
+    if x.dtype == torch.uint64:
+        keys = x.to(device).view(torch.int64)  # the same 64 bits
+        if not keys.numel():
+            return keys, ()
+        wrapped = keys < 0
+        top = torch.where(wrapped, keys, torch.iinfo(torch.int64).min).max()
+        return keys, (wrapped.sum(), top)
+    keys = x.to(device=device, dtype=torch.int64)
+    return keys, (keys.min(),) if keys.numel() else ()
 
 
-def _as_float64_rows(p):
-    if p.dtype.is_complex or p.dtype == torch.bool:
-        raise TypeError(f"p must have a real numeric dtype, got dtype {p.dtype}")
-    return p.detach().to(torch.float64)
+def _check_keys(checks):
+    """Range checks of :func:`_device_keys`, ``(name, tensor, scalars)`` each, in one read;
+    the message is the host's (:func:`check_key_range`), with the values the caller gave."""
+    scalars = [x for _, _, values in checks for x in values]
+    if not scalars:
+        return
+    read = iter(torch.stack([x.to(torch.int64) for x in scalars]).cpu().tolist())
+    for name, x, values in checks:
+        if not values:  # checked on the host
+            continue
+        if x.dtype == torch.uint64:
+            wrapped, top = next(read), next(read)
+            if wrapped:
+                check_key_range(name, 0, top + 2**64)
+        else:
+            check_key_range(name, next(read), 0)
 
 
 def checked_rows(p, seed, key, normalize):
-    """The validated seed, the rows (R, V) float64 (rescaled if ``normalize``) and the keys as
-    an int64 tensor on the rows' device: one read for the checks."""
+    """The validated seed, the rows (R, V) float64 (rescaled as :func:`_check_rows` says) and
+    the keys as an int64 tensor on the rows' device."""
     seed = as_seed(seed)
-    keys, device_keys = _key_tensor(key, p.device)
+    keys, checks = _device_keys(key, "key", p.device)
     check_shapes(p.shape, keys.shape)
-    rows = _as_float64_rows(p).reshape(-1, p.shape[-1])
-    extra = (keys.min(),) if device_keys and keys.numel() else ()
-    rows, low = _check_rows(rows, normalize, extra)
-    if low and low[0] < 0:
-        raise ValueError(f"key entries must lie in [0, 2**63), got {int(low[0])}")
+    _check_keys([("key", key, checks)])
+    rows, _ = _check_rows(p, normalize)
     return seed, rows, keys
 
 
@@ -192,6 +230,8 @@ def solo_sample(protocol, p, seed, key, normalize, tags):
     race = gumbel_rows if protocol == "gumbel" else wmh_rows
     if p.ndim == 2:
         return race(rows, *states)
+    if not flat.numel():  # no keys, no draws: the numpy path's empty answer
+        return torch.empty(keys.shape, dtype=torch.int64, device=rows.device)
     # one distribution, many keys: race it once per key, in chunks that bound the memory
     step = max(1, CHUNK_ELEMENTS // rows.shape[1])
     out = [race(rows.expand(min(step, flat.numel() - s), -1), *(st[s : s + step] for st in states))
@@ -201,20 +241,19 @@ def solo_sample(protocol, p, seed, key, normalize, tags):
 
 def inverse_cdf_sample(p, u):
     """Smallest i with cumsum(p)[i] > u * sum(p) per row (never an item of zero mass)."""
-    rows = _as_float64_rows(p)
-    check_shapes(rows.shape, rows.shape[:-1])
-    rows = rows.reshape(-1, rows.shape[-1])
+    check_shapes(p.shape, p.shape[:-1])
+    count = p.shape[0] if p.ndim == 2 else 1
     if isinstance(u, torch.Tensor):
         if not u.dtype.is_floating_point:
             raise TypeError(f"u must be a float or a float tensor, got dtype {u.dtype}")
         u = u.to(device=p.device, dtype=torch.float64).reshape(-1)
-        if u.numel() != rows.shape[0]:
-            raise ValueError(f"u must hold one value per row ({rows.shape[0]}), got {u.numel()}")
-        _, (low, high) = _check_rows(rows, True, (u.min(), u.max()))
+        if u.numel() != count:
+            raise ValueError(f"u must hold one value per row ({count}), got {u.numel()}")
+        rows, (low, high) = _check_rows(p, True, (u.min(), u.max()))
     else:
         low = high = float(u)
-        _check_rows(rows, True)
-        u = torch.full((rows.shape[0],), low, dtype=torch.float64, device=p.device)
+        rows, _ = _check_rows(p, True)
+        u = torch.full((count,), low, dtype=torch.float64, device=p.device)
     if not 0.0 <= low <= high < 1.0:
         raise ValueError(f"u must lie in [0, 1), got {low if low < 0 else high!r}")
     cdf = torch.cumsum(rows, dim=1)
@@ -230,18 +269,8 @@ def inverse_cdf_sample(p, u):
 def uniform(seed, tag, key, index):
     """u(seed, tag, key, index) broadcast over tensors or ints, on the tensors' device."""
     device = next(x.device for x in (key, index) if isinstance(x, torch.Tensor))
-    parts, checks = [], []
-    for name, x in (("key", key), ("index", index)):
-        if isinstance(x, torch.Tensor):
-            if x.dtype.is_floating_point or x.dtype.is_complex or x.dtype == torch.bool:
-                raise TypeError(f"{name} must be an int or an integer tensor, got {x.dtype}")
-            x = x.to(device=device, dtype=torch.int64)
-            if x.numel():
-                checks.append(x.min())
-        else:
-            x = torch.as_tensor(as_key_array(x, name).astype("int64"), device=device)
-        parts.append(x)
-    if checks and min(torch.stack(checks).tolist()) < 0:
-        raise ValueError("key and index entries must lie in [0, 2**63)")
-    keys, idx = torch.broadcast_tensors(*parts)
-    return uniforms(key_states(as_seed(seed), tag, keys), idx)
+    seed = as_seed(seed)
+    parts = {name: _device_keys(x, name, device) for name, x in (("key", key), ("index", index))}
+    _check_keys([(name, x, parts[name][1]) for name, x in (("key", key), ("index", index))])
+    keys, idx = torch.broadcast_tensors(parts["key"][0], parts["index"][0])
+    return uniforms(key_states(seed, tag, keys), idx)

@@ -49,9 +49,12 @@ def gls_columns(p, k, seed, key, normalize, tag):
     states = key_states(seed, tag, keys.reshape(-1))
     if p.ndim == 2:
         return _slot_races(rows, states, k)
+    shape = (*keys.shape, k)
+    if not states.numel():  # no keys, no races: the numpy path's empty answer
+        empty = torch.empty(shape, device=rows.device)
+        return empty.to(torch.float64), empty.to(torch.int64)
     step = max(1, CHUNK_ELEMENTS // rows.shape[1])
     parts = [_slot_races(rows.expand(min(step, states.numel() - s), -1), states[s : s + step], k)
              for s in range(0, states.numel(), step)]  # fmt: skip
-    shape = (*keys.shape, k)
     return (torch.cat([c for c, _ in parts]).reshape(shape),
             torch.cat([i for _, i in parts]).reshape(shape))  # fmt: skip

@@ -35,6 +35,7 @@ in his marginal (worst case over D) costs :math:`O(\log(n) / \varepsilon)` bits,
 :math:`O(\log(n/\varepsilon))`. No lower bound is claimed: a better construction may exist.
 """
 
+import math
 from fractions import Fraction
 from typing import NamedTuple
 
@@ -42,7 +43,15 @@ import numpy as np
 from coupling.simulate._hash import stream_state
 from coupling.simulate._kernels import dart_at, first_dart_under
 from coupling.simulate.randomness import domain_tag
-from coupling.simulate.validation import as_count, as_distribution, as_key_array, as_pair, as_seed
+from coupling.simulate.validation import (
+    as_count,
+    as_distribution,
+    as_fraction_pair,
+    as_key_array,
+    as_pair,
+    as_seed,
+    check_memory,
+)
 from numba import njit
 
 __all__ = [
@@ -58,6 +67,13 @@ __all__ = [
 
 ITEM_DOMAIN = "wmh-dart-item"
 HEIGHT_DOMAIN = "wmh-dart-height"
+#: Dart positions are int64 counters, so Alice can report at most this many extra P-darts.
+MAX_EXTRA = 2**63 - 2
+#: Fraction bits (beyond 2 log2 n) of the first fixed-point bracket in :func:`expected_bits`.
+FIXED_POINT_BITS = 64
+#: Bytes per bit of (1 + D)^(extra + 1) that the exact relay law holds at once (the power,
+#: its reciprocal and their products with the sums).
+EXACT_COPIES = 4
 
 
 class Message(NamedTuple):
@@ -167,7 +183,7 @@ def alice_message(p, *, seed, key, extra=0, normalize=False):
     ``extra``: how many P-darts beyond her own she reports (0 = only her own position).
     """
     p = as_distribution(p, normalize=normalize)
-    extra = as_count(extra, "extra", minimum=0)
+    extra = as_count(extra, "extra", minimum=0, maximum=MAX_EXTRA)
     key = _one_key(key)
     positions = np.empty(extra + 1, np.int64)
     a = _alice_key(p, *_public(seed, key), positions)
@@ -201,7 +217,7 @@ def relay_pairs(p, q, *, seed, key, extra=0, normalize=False):
 
     ``bits`` is each message's exact length in bits (the Rice code of the gaps)."""
     p, q = as_pair(p, q, normalize=normalize)
-    extra = as_count(extra, "extra", minimum=0)
+    extra = as_count(extra, "extra", minimum=0, maximum=MAX_EXTRA)
     keys = np.ascontiguousarray(as_key_array(key, "key").reshape(-1))
     out_a = np.empty(keys.size, np.int64)
     out_b = np.empty(keys.size, np.int64)
@@ -223,16 +239,55 @@ def relay_pairs(p, q, *, seed, key, extra=0, normalize=False):
     return out_a, out_b, bits
 
 
-def expected_bits(n, *, extra=0):
-    r"""Exact expected message length: (extra + 1) Rice codes of Geometric(1/n) gaps.
+def _power_bounds(n, r, bits):
+    """Integers (low, high) with low <= 2^bits x^(2^r) <= high for x = n / (n - 1): r squarings
+    in fixed point with ``bits`` fraction bits, rounding down for low and up for high."""
+    low = (n << bits) // (n - 1)
+    high = -((-n << bits) // (n - 1))
+    for _ in range(r):
+        low = (low * low) >> bits
+        high = -((-high * high) >> bits)
+    return low, high
 
-    A gap g >= 1 costs 1 + r + floor((g - 1) / 2^r) bits, and
-    E floor((g-1)/2^r) = rho / (1 - rho) with rho = (1 - 1/n)^(2^r)."""
+
+def expected_bits(n, *, extra=0):
+    r"""Expected message length: (extra + 1) Rice codes of Geometric(1/n) gaps, as the float
+    nearest the exact rational value.
+
+    A gap g >= 1 costs 1 + r + floor((g - 1) / 2^r) bits (r = :func:`rice_parameter`), and
+
+    .. math::
+
+        \mathbb{E} \lfloor (g - 1) / 2^r \rfloor = \sum_{j \ge 1} \rho^j
+            = \frac{\rho}{1 - \rho} = \frac{1}{x^{2^r} - 1},
+        \qquad \rho = (1 - 1/n)^{2^r}, \quad x = \frac{n}{n - 1}.
+
+    The exact rational has about :math:`n \log_2 n` bits (:math:`2^r` is near n), so it is
+    never formed: :math:`x^{2^r}` (between 2 and 4) is bracketed by r squarings in fixed point
+    with P fraction bits, rounded down for one end and up for the other, and P doubles until
+    both ends of the result round to the same float. That float is the correctly rounded exact
+    value (a tie would need a dyadic value, which it is for n <= 2 only, where the bracket is
+    exact), in :math:`O(r P^2)` time: microseconds at any n.
+
+    Examples
+    --------
+    >>> expected_bits(2), expected_bits(8, extra=1)
+    (2.0, 8.833038348082596)
+    """
     n = as_count(n, "n")
-    extra = as_count(extra, "extra", minimum=0)
+    extra = as_count(extra, "extra", minimum=0, maximum=MAX_EXTRA)
     r = rice_parameter(n)
-    rho = Fraction(n - 1, n) ** (1 << r)
-    return (extra + 1) * (1 + r + rho / (1 - rho))
+    if n == 1:  # every gap is 1: rho = 0
+        return float((extra + 1) * (1 + r))
+    bits = FIXED_POINT_BITS + 2 * n.bit_length()
+    while True:
+        low, high = _power_bounds(n, r, bits)
+        one = 1 << bits
+        if low > one:  # else x^(2^r) - 1 is not yet bracketed away from 0
+            least = float((extra + 1) * (1 + r + Fraction(one, high - one)))
+            if least == float((extra + 1) * (1 + r + Fraction(one, low - one))):
+                return least
+        bits *= 2
 
 
 class RelayLaw(NamedTuple):
@@ -245,6 +300,18 @@ class RelayLaw(NamedTuple):
     D: object  #: d_TV(p, q)
 
 
+def _failure_factor(D, darts, exact):
+    """f = (1 + D)^-darts: exactly for a Fraction D (after checking the memory its digits
+    take), else as exp(-darts ln(1 + D)), which underflows to 0.0 where f is below the
+    smallest float instead of overflowing (and keeps a D below the float epsilon)."""
+    if not exact:
+        return math.exp(-darts * math.log1p(D))
+    if D:
+        size = darts * (D.numerator.bit_length() + D.denominator.bit_length() + 1) // 8
+        check_memory(EXACT_COPIES * size, f"the exact relay law with extra = {darts - 1:,}")
+    return (1 + D) ** -darts
+
+
 def relay_exact(p, q, *, extra=0):
     """Exact law of :func:`relay_pairs` with ``extra`` reported darts, as a :class:`RelayLaw`.
 
@@ -254,17 +321,15 @@ def relay_exact(p, q, *, extra=0):
     >>> relay_exact([F(1, 2), F(1, 2)], [F(1, 4), F(3, 4)], extra=1).collision
     Fraction(79, 100)
     """
-    extra = as_count(extra, "extra", minimum=0)
-    exact = all(isinstance(x, Fraction) for x in (*p, *q))
-    if not exact:
+    extra = as_count(extra, "extra", minimum=0, maximum=MAX_EXTRA)
+    exact = as_fraction_pair(p, q)
+    if exact is None:
         p, q = as_pair(p, q)
         p, q = list(map(float, p)), list(map(float, q))
-    if len(p) != len(q):
-        raise ValueError(f"p and q have different lengths: {len(p)} and {len(q)}")
-    if exact and (min(*p, *q) < 0 or sum(p) != 1 or sum(q) != 1):
-        raise ValueError(f"p and q must be distributions (nonnegative, sum 1), got {p}, {q}")
+    else:
+        p, q = exact
     D = sum(max(a - b, 0) for a, b in zip(p, q))
-    f = 1 / (1 + D) ** (extra + 1)
+    f = _failure_factor(D, extra + 1, exact is not None)
     collision = 1 - D + f * sum(max(a - b, 0) * b for a, b in zip(p, q))
     law = [min(a, b) + (1 - f) * max(b - a, 0) + f * D * b for a, b in zip(p, q)]
     tv = sum(abs(x - b) for x, b in zip(law, q)) / 2

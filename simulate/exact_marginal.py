@@ -57,7 +57,13 @@ import numpy as np
 from coupling.simulate._exchange import interactive_pairs, quantized_pairs
 from coupling.simulate.digits import COMPARISON_OVERHEAD, as_dyadic, comparison_law
 from coupling.simulate.randomness import domain_tag
-from coupling.simulate.validation import as_count, as_key_array, as_pair, as_seed
+from coupling.simulate.validation import (
+    as_count,
+    as_fraction_pair,
+    as_key_array,
+    as_pair,
+    as_seed,
+)
 
 __all__ = [
     "INTERACTIVE_DOMAINS",
@@ -240,12 +246,9 @@ def quantized_sample(p, q, bits_per_entry, *, seed, key, normalize=False):
 
 def _exact_pair(p, q, normalize):
     """Fractions for (p, q): kept if both are Fractions summing to 1, else the samplers' floats."""
-    if all(isinstance(x, Fraction) for x in (*p, *q)):
-        if len(p) != len(q):
-            raise ValueError(f"p and q have different lengths: {len(p)} and {len(q)}")
-        if min(*p, *q) < 0 or sum(p) != 1 or sum(q) != 1:
-            raise ValueError("p and q must be distributions (nonnegative, sum 1)")
-        return list(p), list(q)
+    exact = as_fraction_pair(p, q)
+    if exact is not None:
+        return exact
     p, q = _floats(p, q, normalize)
     return [Fraction(x) for x in p], [Fraction(x) for x in q]
 

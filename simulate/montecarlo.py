@@ -8,8 +8,9 @@ r"""Monte Carlo estimates of Pr[a = b] with two engines that share the public ra
   Gumbel, the first useful dart for WMH), with streams of its own.
 
 Both are bit-for-bit reproducible for any number of threads and any chunking. The work runs in
-pieces of about ``PIECE_SECONDS`` each, so progress is reported and Ctrl-C (KeyboardInterrupt)
-is seen between pieces however many trials are asked for.
+pieces of about a quarter second each (:mod:`coupling.simulate._pieces`), so progress is
+reported and Ctrl-C (KeyboardInterrupt) is seen between pieces however many trials are asked
+for.
 
 ``protocol="gls"`` (the list coupling with ``drafts`` = K drafts,
 :mod:`coupling.simulate.multidraft`) counts the trials whose target item is in the list: faithful
@@ -17,12 +18,12 @@ runs the K races, fast draws (target's item, match) from the coupling's law.
 """
 
 import math
-import time
 from typing import NamedTuple
 
 import numba
 import numpy as np
 from coupling.simulate import _engines
+from coupling.simulate._pieces import pieces
 from coupling.simulate._prepare import (
     FAITHFUL_CHUNK,
     FAITHFUL_DOMAINS,
@@ -31,7 +32,7 @@ from coupling.simulate._prepare import (
     fast_inputs,
 )
 from coupling.simulate.exact import LIST_PROTOCOLS, PROTOCOLS, _check_drafts
-from coupling.simulate.multidraft import _as_k, _match_count, _match_pairs
+from coupling.simulate.multidraft import _as_k, _match_counter, _match_pairs
 from coupling.simulate.validation import (
     as_choice,
     as_count,
@@ -58,9 +59,6 @@ CONFIDENCE = 0.95
 FAST_CHUNK = 1 << 16
 #: Keys lie in [0, KEY_SPACE): ``estimate(..., trials, key=k)`` needs k + trials <= KEY_SPACE.
 KEY_SPACE = 2**63
-#: Target wall time of one engine call: progress and Ctrl-C are seen between calls.
-PIECE_SECONDS = 0.25
-_PIECE_GROWTH = 8  # a piece is at most this many times the one before
 #: Peak bytes per item of one run on n items: building a pair, its exact values and a Monte
 #: Carlo estimate (tracemalloc measures at most about 320; the tests check the bound).
 RUN_BYTES_PER_ITEM = 400
@@ -134,11 +132,8 @@ def _counter(protocol, engine, p, q, seed, drafts):
     """``count(first_key, trials)``: the collisions of trials with keys first_key + t."""
     if protocol in LIST_PROTOCOLS:
         chunk = FAITHFUL_CHUNK if engine == "faithful" else FAST_CHUNK
-
-        def count(first_key, trials):
-            return _match_count(engine, p, q, drafts, seed, first_key, trials, chunk)
-
-        return count, 1 if engine == "faithful" else chunk
+        first_piece = 1 if engine == "faithful" else chunk
+        return _match_counter(engine, p, q, drafts, seed, chunk), first_piece
     if engine == "faithful":
         inp = faithful_inputs(protocol, p, q)
 
@@ -191,8 +186,8 @@ def estimate(
         The first key: trial t uses key ``key + t``, so disjoint ranges give independent
         estimates.
     progress : callable(int) or None
-        Called with the number of trials just finished, after each piece of about
-        ``PIECE_SECONDS``; how the work is split never changes the result.
+        Called with the number of trials just finished, after each piece of about a quarter
+        second; how the work is split never changes the result.
     drafts : int or None
         K, the number of drafts: required for "gls", refused for the other protocols.
 
@@ -226,18 +221,11 @@ def estimate(
     if progress is not None and not callable(progress):
         raise TypeError(f"progress must be callable or None, got {progress!r}")
     count, first_piece = _counter(protocol, engine, p, q, seed, drafts)
-    hits = done = 0
-    piece = min(trials, first_piece * numba.get_num_threads())
-    while done < trials:
-        piece = min(piece, trials - done)
-        t0 = time.perf_counter()
+    hits = 0
+    for done, piece in pieces(trials, first_piece * numba.get_num_threads()):
         hits += count(start + done, piece)
-        done += piece
         if progress is not None:
             progress(piece)
-        # the next piece takes about PIECE_SECONDS at the rate just seen
-        seconds = max(time.perf_counter() - t0, 1e-6)
-        piece = max(1, min(_PIECE_GROWTH * piece, int(piece * PIECE_SECONDS / seconds)))
     value = hits / trials
     low, high = wilson_interval(hits, trials)
     stderr = math.sqrt(value * (1 - value) / trials)

@@ -34,13 +34,22 @@ Dropping :math:`g_j` gives the paper's list matching lemma
 import math
 from typing import NamedTuple
 
+import numba
 import numpy as np
 from coupling.simulate import _multidraft
-from coupling.simulate._batch import as_rows, is_tensor
+from coupling.simulate._batch import as_rows
 from coupling.simulate._kernels import TWO_31, build_alias
+from coupling.simulate._pieces import pieces
 from coupling.simulate._prepare import _aligned_rows, _heaviest
 from coupling.simulate.randomness import domain_tag
-from coupling.simulate.validation import as_count, as_distribution, as_key_array, as_pair, as_seed
+from coupling.simulate.validation import (
+    as_count,
+    as_distribution,
+    as_key_array,
+    as_pair,
+    as_seed,
+    is_tensor,
+)
 
 __all__ = [
     "SLOT_STRIDE",
@@ -72,8 +81,8 @@ REL_TOL = 1e-9
 TAIL = 1e-12  # node sums left out on each side of an item's window, relative to its term
 COARSEST_STEP = 0.5  # spacing in ln t of the first level; each further level halves it
 MAX_LEVELS = 7  # down to a spacing of 2**-7
-NODE_CHUNKS = 8  # fixed split of the nodes, so the sums do not depend on the thread count
-PARALLEL_WORK = 2**18  # nodes x items from which the threads pay for their start
+NODE_CHUNKS = 8  # node i of a level is summed in row i % 8: sums independent of threads, pieces
+PARALLEL_WORK = 2**18  # positions visited from which the threads pay for their start
 # Items with c_j above HUGE (tiny q_j) are integrated on a grid rescaled by 2**-600, so that
 # t stays a normal float: t (K + c_j) lies in a window of order one.
 HUGE = 2.0**600
@@ -232,7 +241,7 @@ def gls_columns(p, k, *, seed, key, normalize=False):
     if is_tensor(p):
         from coupling.simulate import _torch_multidraft  # only callers holding tensors need torch
 
-        k = _as_k(k, p.shape[-1])
+        k = _as_k(k, p.shape[-1] if p.ndim else 1)  # a 0-d p is refused with the rows
         tag = domain_tag(CLOCK_DOMAIN)
         return GLSColumns(*_torch_multidraft.gls_columns(p, k, seed, key, normalize, tag))
     seed = as_seed(seed)
@@ -307,8 +316,10 @@ def _segments(p, q):
     # e^(-t psi) is 0.0 for the t the quadrature uses, so the list simply ends there.
     keep = int(np.searchsorted(~np.isfinite(psi), True))
     gap = np.append(rise[: keep - 1], np.inf)
-    dropped = np.setdiff1d(np.flatnonzero((p > 0) & (q > 0)), order[:keep])
-    return _Segments(order[:keep], breaks[:keep], psi[:keep], gap, slope[:keep], dropped)
+    dropped = (p > 0) & (q > 0)
+    dropped[order[:keep]] = False
+    return _Segments(order[:keep], breaks[:keep], psi[:keep], gap, slope[:keep],
+                     np.flatnonzero(dropped))  # fmt: skip
 
 
 def _dropped_bound(p, q, k, lost):
@@ -324,10 +335,35 @@ def _dropped_bound(p, q, k, lost):
     return float(np.sum(k * k * pj * qj / np.maximum(k * qj, pj * qmax + (k - 1) * qj)))
 
 
-def _window_sums(psi, gap, slope, qs, ps, k, rate, l_end):
+def _node_pieces(args, h, nodes, out, progress):
+    """Add the level's nodes to ``out`` (NODE_CHUNKS fixed rows, so the cuts change no sum), in
+    pieces of about a quarter second: measured in the positions each node visits (from a few
+    to n across a level), cut between nodes, with at least a node per thread (consecutive
+    nodes sum in different rows, so they run at once); ``progress(nodes)`` after each."""
+    psi, _, _, _, rate, _, delta, span, l_end = args
+    cost = np.empty(nodes.size, np.int64)
+    _multidraft.node_costs(psi, rate, delta, span, l_end, h, nodes, cost)
+    ends = np.cumsum(cost)  # node i's work is (ends[i - 1], ends[i]]
+    busy = min(numba.get_num_threads(), NODE_CHUNKS)
+
+    def node_end(start, end):
+        first = np.searchsorted(ends, start, side="right")
+        last = max(np.searchsorted(ends, end, side="left"), first + busy - 1)
+        return int(ends[min(last, nodes.size - 1)])
+
+    for start, size in pieces(int(ends[-1]), 1, node_end):
+        a, b = np.searchsorted(ends, [start, start + size], side="right")
+        kernel = _multidraft.matching_nodes_strided_parallel if size >= PARALLEL_WORK else (
+            _multidraft.matching_nodes_strided)  # fmt: skip
+        kernel(*args, h, nodes[a:b], int(a), out)
+        if progress is not None:
+            progress(int(b - a))
+
+
+def _window_sums(psi, gap, slope, qs, ps, k, rate, l_end, progress):
     """R_l = int_0^oo rate e^(-rate t) (1 - f_l) (1 - (1 - g_l)^(K-1)) dt for l < l_end, by the
     trapezoidal rule in v = ln t on nested lattices; also the last level's change (weighted by
-    ps) and the number of nodes evaluated."""
+    ps) and the number of nodes evaluated (:func:`_node_pieces` runs each level's)."""
     power = k - 1.0
     # Outside t (rate + c_l) in [delta, span] each side's node sum is below TAIL * I_l for any
     # spacing up to COARSEST_STEP (bounds: see list_matching).
@@ -345,15 +381,10 @@ def _window_sums(psi, gap, slope, qs, ps, k, rate, l_end):
         nodes = np.arange(math.floor(v_lo / h), math.ceil(v_hi / h) + 1, dtype=np.int64)
         if level:
             nodes = nodes[nodes % 2 != 0]  # the even ones are the previous level's
-        if psi.size * nodes.size >= PARALLEL_WORK:
-            out = np.zeros((NODE_CHUNKS, psi.size))
-            _multidraft.matching_nodes_parallel(*args, h, nodes, out)
-            out = out.sum(axis=0)
-        else:
-            out = np.zeros(psi.size)
-            _multidraft.matching_nodes(*args, h, nodes, out)
+        out = np.zeros((NODE_CHUNKS, psi.size))
+        _node_pieces(args, h, nodes, out, progress)
         used += nodes.size
-        new = h * out[:l_end]
+        new = h * out.sum(axis=0)[:l_end]
         if level:
             new += total / 2.0
             change = float(np.sum(ps[:l_end] * np.abs(new - total)))
@@ -363,7 +394,7 @@ def _window_sums(psi, gap, slope, qs, ps, k, rate, l_end):
     return total, change, used
 
 
-def list_matching(p, q, k, *, normalize=False):
+def list_matching(p, q, k, *, normalize=False, progress=None):
     r"""Exact :math:`\Pr[Y \in \text{list}]` for the list coupling with K = ``k`` drafts.
 
     Writes each item's term as the lemma's closed form plus a correction,
@@ -387,6 +418,11 @@ def list_matching(p, q, k, *, normalize=False):
     bound on items whose ratio :math:`p_j/q_j` overflows float64. If it exceeds ``REL_TOL``
     times the value, RuntimeError.
 
+    Each node costs O(n): at n = 10^7 the quadrature takes about a minute. The nodes run in
+    pieces of about a quarter second, so ``progress`` (a callable or None) is called with the
+    number of nodes just evaluated after each, and Ctrl-C is seen between pieces; the node sums
+    are taken in fixed rows, so neither the pieces nor the thread count changes the value.
+
     Returns
     -------
     ListMatching
@@ -400,6 +436,8 @@ def list_matching(p, q, k, *, normalize=False):
     """
     p, q = as_pair(p, q, normalize=normalize)
     k = _as_k(k, p.size)
+    if progress is not None and not callable(progress):
+        raise TypeError(f"progress must be callable or None, got {progress!r}")
     seg = _segments(p, q)
     ps, qs = p[seg.order], q[seg.order]
     lemma_terms = ps * (k / (k + seg.psi))
@@ -409,7 +447,7 @@ def list_matching(p, q, k, *, normalize=False):
     split = int(np.searchsorted(seg.psi, HUGE))
     if k > 1 and split > 0:
         extra[:split], change, nodes = _window_sums(
-            seg.psi, seg.gap, seg.slope, qs, ps, k, float(k), split
+            seg.psi, seg.gap, seg.slope, qs, ps, k, float(k), split, progress
         )
     if k > 1 and split < seg.order.size:
         extra[split:], more, used = _window_sums(
@@ -421,6 +459,7 @@ def list_matching(p, q, k, *, normalize=False):
             k,
             k * RESCALE,
             seg.order.size - split,
+            progress,
         )
         change += more
         nodes += used
@@ -436,15 +475,16 @@ def list_matching(p, q, k, *, normalize=False):
     return ListMatching(value, error, float(min(1.0, np.sum(lemma_terms))), by_item, nodes)
 
 
-def list_matching_probability(p, q, k, *, normalize=False):
-    """Exact Pr[Y in list] (relative error at most ``REL_TOL``): :func:`list_matching`'s value.
+def list_matching_probability(p, q, k, *, normalize=False, progress=None):
+    """Exact Pr[Y in list] (relative error at most ``REL_TOL``): :func:`list_matching`'s value
+    (``progress`` as there).
 
     Examples
     --------
     >>> list_matching_probability([0.5, 0.5], [0.5, 0.5], 4)
     1.0
     """
-    return list_matching(p, q, k, normalize=normalize).value
+    return list_matching(p, q, k, normalize=normalize, progress=progress).value
 
 
 def list_matching_bound(p, q, k, *, normalize=False):
@@ -475,22 +515,37 @@ def _fast_tables(p, q):
     alias = np.arange(p.size, dtype=np.int64)
     build_alias(p, prob, alias)
     table = _aligned_rows(p.size, 8)
-    table[:] = np.column_stack((prob, alias, c, r, q, c[alias], r[alias], q[alias]))
+    # column by column: no (n, 8) temporary, and Ctrl-C is seen between the copies
+    for j, column in enumerate((prob, alias, c, r, q)):
+        table[:, j] = column
+    for j, column in enumerate((c, r, q), start=5):
+        table[:, j] = column[alias]
     return table, seg.breaks, seg.psi, seg.slope
 
 
-def _match_count(engine, p, q, k, seed, first_key, trials, chunk):
-    """Trials in first_key .. first_key + trials - 1 whose target's item is in the list."""
-    counts = np.zeros(-(-trials // chunk), np.int64)
+def _match_counter(engine, p, q, k, seed, chunk):
+    """``count(first_key, trials)``: how many trials with keys first_key .. first_key + trials
+    - 1 have the target's item in the list. The tables (O(n log n) for the fast engine) are
+    built here once, not per call: a long estimate calls it once per piece."""
     if engine == "faithful":
         race = (p, q, p * TWO_31, q * TWO_31, _heaviest(p, q))
         tag = domain_tag(CLOCK_DOMAIN)
-        _multidraft.gls_faithful_counts(*race, seed, tag, first_key, trials, k, chunk, counts)
-    else:
-        tables = _fast_tables(p, q)
-        tag = domain_tag(FAST_DOMAIN)
+
+        def count(first_key, trials):
+            counts = np.zeros(-(-trials // chunk), np.int64)
+            _multidraft.gls_faithful_counts(*race, seed, tag, first_key, trials, k, chunk, counts)
+            return int(counts.sum())
+
+        return count
+    tables = _fast_tables(p, q)
+    tag = domain_tag(FAST_DOMAIN)
+
+    def count(first_key, trials):
+        counts = np.zeros(-(-trials // chunk), np.int64)
         _multidraft.gls_fast_counts(*tables, k, seed, tag, first_key, trials, chunk, counts)
-    return int(counts.sum())
+        return int(counts.sum())
+
+    return count
 
 
 def _match_pairs(engine, p, q, k, seed, keys):

@@ -19,10 +19,16 @@ returns a tensor there. Both backends implement the same public randomness bit f
 
 import numpy as np
 from coupling.simulate import _kernels
-from coupling.simulate._batch import as_rows, is_tensor
+from coupling.simulate._batch import as_rows
 from coupling.simulate._prepare import FAITHFUL_DOMAINS, faithful_pairs, solo_draws
 from coupling.simulate.randomness import domain_tag
-from coupling.simulate.validation import as_distribution, as_key_array, as_pair, as_seed
+from coupling.simulate.validation import (
+    as_distribution,
+    as_key_array,
+    as_pair,
+    as_seed,
+    is_tensor,
+)
 
 __all__ = [
     "gumbel_sample",
@@ -87,7 +93,7 @@ def gumbel_sample(p, *, seed, key, normalize=False):
     int, ndarray of int64 or torch.Tensor of int64
         A Python int for one distribution and a scalar key, else an array of the shape above.
         A tensor ``p`` gives a tensor on its device (reading it on the host is the caller's
-        choice, the only synchronisation besides validation's one small read).
+        choice, the only synchronisation besides validation's small reads).
 
     Examples
     --------

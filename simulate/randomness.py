@@ -33,8 +33,7 @@ from functools import cache
 
 import numpy as np
 from coupling.simulate import _hash
-from coupling.simulate._batch import is_tensor
-from coupling.simulate.validation import as_key_array, as_seed
+from coupling.simulate.validation import as_key_array, as_seed, is_tensor
 
 __all__ = ["DOMAINS", "domain_tag", "uniform"]
 

@@ -27,6 +27,7 @@ from scipy.optimize import differential_evolution, minimize
 from scipy.special import softmax
 
 __all__ = [
+    "MAX_REGION_POINTS",
     "OBJECTIVES",
     "SearchResult",
     "UndefinedObjective",
@@ -45,6 +46,8 @@ class UndefinedObjective(ValueError):
     everywhere, ``gumbel / (optimal - optimal)`` say): a mistake in the objective."""
 
 
+#: Most distances :func:`achievable_region` maps: [0.05, 0.95] at a spacing of 0.01.
+MAX_REGION_POINTS = 91
 D_PENALTY = 1e3  # weight of (D - target)^2
 UNDEFINED = 1e9  # the loss of a pair where the objective is undefined or not finite
 RECHECK_TRIALS = 1_000_000
@@ -195,14 +198,24 @@ def search(objective, n, *, seed, D=None, maxiter=200, popsize=15, local_starts=
     )
 
 
-def achievable_region(n, points, *, seed, protocols=("gumbel", "wmh"), maxiter=200):
+def achievable_region(n, points, *, seed, protocols=("gumbel", "wmh"), maxiter=200, progress=None):
     """The lowest Pr[a = b] found by :func:`search` at ``points`` distances D evenly spaced in
-    [0.05, 0.95], per protocol: ``{protocol: (D reached, lowest value)}`` (lists)."""
-    points = as_count(points, "points")
+    [0.05, 0.95], per protocol: ``{protocol: (D reached, lowest value)}`` (lists).
+
+    ``points`` is at most ``MAX_REGION_POINTS`` (a spacing of 0.01; each point costs one
+    search per protocol, seconds each at the defaults). ``progress`` (a callable or
+    None) is called with 1 after each search, ``points * len(protocols)`` in all; Ctrl-C stops
+    the map between two of the optimiser's evaluations.
+    """
+    points = as_count(points, "points", maximum=MAX_REGION_POINTS)
+    if progress is not None and not callable(progress):
+        raise TypeError(f"progress must be callable or None, got {progress!r}")
     envelope = {proto: ([], []) for proto in protocols}
     for target in np.linspace(0.05, 0.95, points):
         for proto in protocols:
             r = search(f"{proto}-min", n, seed=seed, D=float(target), maxiter=maxiter)
             envelope[proto][0].append(r.values["D"])
             envelope[proto][1].append(r.values[proto])
+            if progress is not None:
+                progress(1)
     return envelope

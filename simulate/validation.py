@@ -5,9 +5,12 @@ one-line TypeError (wrong type: types are checked exactly, so 10.7, True or "3" 
 int) or ValueError (right type, wrong value) naming the argument.
 """
 
+import functools
 import math
 import numbers
 import os
+import sys
+from fractions import Fraction
 
 import numpy as np
 
@@ -18,16 +21,27 @@ SUM_EPS_PER_ITEM = 1.0
 _MAX_KEY = 2**63
 
 
-def as_distribution(p, name="p", *, normalize=False):
-    """Return ``p`` as a fresh contiguous float64 probability vector, or raise.
+def is_tensor(x):
+    """Whether ``x`` is a torch tensor; never imports torch (without torch there are none)."""
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(x, torch.Tensor)
 
-    Raises TypeError for non-numeric input and ValueError naming the first offending entry
-    for a wrong shape, an empty array, NaN/inf, a negative entry, or a sum off 1 by more
-    than :func:`sum_tolerance` of its dtype and length (unless ``normalize`` is true, which
-    rescales instead). A sum off 1 by more than ``SUM_TOLERANCE`` but within the input's own
-    rounding (a float32 softmax, say) is rescaled, so the float64 vector returned passes every
-    later check.
-    """
+
+def check_tensor_dtype(x, name, *, integer=False):
+    """Refuse (TypeError) a tensor whose dtype is not real numbers (integers if ``integer``)."""
+    wrong = x.dtype.is_complex or x.dtype is sys.modules["torch"].bool
+    if wrong or (integer and x.dtype.is_floating_point):
+        kind = "an int or an integer tensor" if integer else "a tensor of real numbers"
+        raise TypeError(f"{name} must be {kind}, got dtype {x.dtype}")
+
+
+def _host_array(p, name):
+    """``(array, dtype)``: ``p`` as a numpy array and the dtype its values were computed in
+    (a tensor's own, bfloat16 say, though it arrives here as float64)."""
+    if is_tensor(p):
+        check_tensor_dtype(p, name)
+        torch = sys.modules["torch"]
+        return p.detach().to(device="cpu", dtype=torch.float64).numpy(), p.dtype
     if isinstance(p, (str, bytes)):
         raise TypeError(f"{name} must be an array of numbers, got {type(p).__name__}")
     try:
@@ -36,11 +50,26 @@ def as_distribution(p, name="p", *, normalize=False):
         raise TypeError(f"{name} must be an array of numbers: {exc}") from None
     if arr.dtype.kind not in "iuf":
         raise TypeError(f"{name} must have a real numeric dtype, got dtype {arr.dtype}")
+    return arr, arr.dtype
+
+
+def as_distribution(p, name="p", *, normalize=False):
+    """Return ``p`` as a fresh contiguous float64 probability vector, or raise.
+
+    ``p`` is array_like or a torch tensor (on any device, of any real dtype). Raises TypeError
+    for non-numeric input and ValueError naming the first offending entry for a wrong shape,
+    an empty array, NaN/inf, a negative entry, or a sum off 1 by more than
+    :func:`sum_tolerance` of its dtype and length (unless ``normalize`` is true, which
+    rescales instead). A sum off 1 by more than ``SUM_TOLERANCE`` but within the input's own
+    rounding (a float32 softmax, say) is rescaled, so the float64 vector returned passes every
+    later check.
+    """
+    arr, dtype = _host_array(p, name)
     if arr.ndim != 1:
-        raise ValueError(f"{name} must be one-dimensional, got shape {arr.shape}")
+        raise ValueError(f"{name} must be one-dimensional, got shape {tuple(arr.shape)}")
     if arr.size == 0:
         raise ValueError(f"{name} is empty: a distribution needs at least one item")
-    tolerance = sum_tolerance(arr.dtype, arr.size)
+    tolerance = sum_tolerance(dtype, arr.size)
     arr = np.array(arr, dtype=np.float64, order="C", copy=True)
     bad = ~np.isfinite(arr)
     if bad.any():
@@ -68,7 +97,8 @@ def as_distribution(p, name="p", *, normalize=False):
 def sum_tolerance(dtype, n):
     """The allowed :math:`|\\sum_i p_i - 1|` for ``n`` entries of ``dtype``:
     ``max(SUM_TOLERANCE, SUM_EPS_PER_ITEM * n * eps)``, with ``eps`` the dtype's machine
-    epsilon (that of float64 for integer input, whose sum is exact).
+    epsilon (that of float64 for integer input, whose sum is exact). ``dtype`` is a numpy
+    dtype or a torch one (bfloat16 included): the one rule of every sampler on either backend.
 
     Why n * eps: a distribution computed at that precision (a float32 softmax, say) is
     ``w_i / s`` with each entry rounded (relative error eps/2) and the normaliser ``s`` a sum of
@@ -83,9 +113,34 @@ def sum_tolerance(dtype, n):
     >>> round(sum_tolerance(np.float32, 50_000), 6)  # a 50k-token float32 softmax
     0.00596
     """
+    return max(SUM_TOLERANCE, SUM_EPS_PER_ITEM * int(n) * _epsilon(dtype))
+
+
+@functools.cache  # every distribution checked asks: a search asks about a million times
+def _epsilon(dtype):
+    """Machine epsilon of a numpy or torch dtype; float64's for integers (exact sums)."""
+    torch = sys.modules.get("torch")
+    if torch is not None and isinstance(dtype, torch.dtype):
+        return torch.finfo(dtype if dtype.is_floating_point else torch.float64).eps
     dtype = np.dtype(dtype)
-    eps = np.finfo(dtype).eps if dtype.kind == "f" else np.finfo(np.float64).eps
-    return max(SUM_TOLERANCE, SUM_EPS_PER_ITEM * int(n) * float(eps))
+    return float(np.finfo(dtype if dtype.kind == "f" else np.float64).eps)
+
+
+def clearly_fine(bad, total, tolerance, normalize):
+    """Whether a row with ``bad`` invalid entries (NaN, infinite, negative) summing to
+    ``total`` needs no second look: none invalid and the sum far inside ``tolerance`` (or
+    positive, when it is to be rescaled). Any other row goes to :func:`as_distribution`, which
+    names its problem or accepts it. The one-pass checks of both backends use it."""
+    if bad:
+        return False
+    return total > 0 if normalize else abs(total - 1.0) <= tolerance / 2
+
+
+def needs_rescale(total, normalize):
+    """Whether an accepted row summing to ``total`` is divided by it: always when
+    ``normalize``, else when it is off 1 by more than ``SUM_TOLERANCE`` (within its dtype's
+    rounding, or it would have been refused), as :func:`as_distribution` does."""
+    return normalize or abs(total - 1.0) > SUM_TOLERANCE
 
 
 def as_pair(p, q, *, normalize=False):
@@ -94,6 +149,32 @@ def as_pair(p, q, *, normalize=False):
     q = as_distribution(q, "q", normalize=normalize)
     if p.shape != q.shape:
         raise ValueError(f"p and q have different lengths: {p.size} and {q.size}")
+    return p, q
+
+
+def as_fraction_pair(p, q):
+    """``(p, q)`` as lists of Fractions when both are sequences of Fractions, checked exactly to
+    be distributions over the same items (non-empty, same length, nonnegative, sum 1); None for
+    any other input, which the caller checks as floats (:func:`as_pair`)."""
+    if isinstance(p, (str, bytes)) or isinstance(q, (str, bytes)):
+        return None
+    try:
+        p, q = list(p), list(q)
+    except TypeError:  # not a sequence: as_pair names it
+        return None
+    if not all(isinstance(x, Fraction) for x in (*p, *q)):
+        return None
+    if not p or not q:
+        raise ValueError(f"{'q' if p else 'p'} is empty: a distribution needs at least one item")
+    if len(p) != len(q):
+        raise ValueError(f"p and q have different lengths: {len(p)} and {len(q)}")
+    for name, dist in (("p", p), ("q", q)):
+        total = sum(dist)
+        if min(dist) < 0 or total != 1:
+            raise ValueError(
+                f"{name} must be a distribution (nonnegative, sum 1); it has minimum "
+                f"{min(dist)} and sum {total}"
+            )
     return p, q
 
 
@@ -111,19 +192,33 @@ def as_seed(seed):
     return np.uint64(seed)
 
 
+def check_key_range(name, low, high):
+    """Refuse keys (or indices) whose least is ``low`` and greatest ``high`` (Python ints)
+    unless all lie in [0, 2**63), naming the least if negative, else the greatest."""
+    if low < 0 or high >= _MAX_KEY:
+        raise ValueError(f"{name} entries must lie in [0, 2**63), got {low if low < 0 else high}")
+
+
 def as_key_array(key, name="key"):
-    """Keys and indices are ints in [0, 2**63); returned as a uint64 array (0-d for a scalar)."""
+    """Keys and indices are ints in [0, 2**63); returned as a uint64 array (0-d for a scalar).
+
+    An empty list or array of ints gives an empty array (and the samplers an empty result); a
+    torch tensor is read to the host."""
     if _is_int(key):
         key = int(key)
         if not 0 <= key < _MAX_KEY:
             raise ValueError(f"{name} must lie in [0, 2**63), got {key}")
         return np.asarray(key, dtype=np.uint64)
+    if is_tensor(key):
+        check_tensor_dtype(key, name, integer=True)
+        key = key.detach().cpu().numpy()
     arr = np.asarray(key)
+    if arr.size == 0 and arr.dtype.kind == "f" and not isinstance(key, np.ndarray):
+        arr = arr.astype(np.int64)  # [] has no dtype of its own: numpy's default is float
     if arr.dtype.kind not in "iu":
         raise TypeError(f"{name} must be an int or an array of ints, got dtype {arr.dtype}")
-    if arr.size and (arr.min() < 0 or int(arr.max()) >= _MAX_KEY):
-        bad = arr.min() if arr.min() < 0 else arr.max()
-        raise ValueError(f"{name} entries must lie in [0, 2**63), got {bad}")
+    if arr.size:
+        check_key_range(name, int(arr.min()), int(arr.max()))
     return arr.astype(np.uint64)
 
 

@@ -10,6 +10,7 @@ import numba
 import numpy as np
 import pytest
 from coupling.simulate import (
+    _pieces,
     collision_probability,
     estimate,
     montecarlo,
@@ -151,7 +152,7 @@ def test_pieces_never_change_the_result(engine, monkeypatch):
     whole = estimate(pair.p, pair.q, "wmh", trials, seed=5, engine=engine, key=7)
     # pieces that never grow past the first, with small kernel chunks: many pieces, each cut
     # across the kernel's chunk boundaries differently from the run above
-    monkeypatch.setattr(montecarlo, "_PIECE_GROWTH", 1)
+    monkeypatch.setattr(_pieces, "PIECE_GROWTH", 1)
     monkeypatch.setattr(montecarlo, "FAST_CHUNK", 4096)
     steps = []
     pieces = estimate(pair.p, pair.q, "wmh", trials, seed=5, engine=engine, key=7,
