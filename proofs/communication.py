@@ -363,7 +363,8 @@ def tradeoff_curves(pairs=None, *, extras=(0, 1, 2, 4, 8, 16, 24), ks=(2, 4, 6, 
     ``pairs``: (label, p, q) triples (default :func:`tradeoff_pairs`; a language model's
     next-token pair fits here). Per pair: D; the 0-bit protocols (Gumbel's J_P, WMH); the relay
     at each ``extras`` with Bob's marginal error; the quantized protocol at each k in ``ks``;
-    the interactive protocol. Every number is exact (closed forms and exact expectations).
+    the interactive protocol. Every number is exact (closed forms and exact expectations) up to
+    its rounding to a float (`expected_bits` returns the exact value correctly rounded).
     """
     from coupling.simulate.exact import gumbel_collision, wmh_collision
 

@@ -18,6 +18,9 @@ import numpy as np
 SUM_TOLERANCE = 1e-9
 #: Allowed |sum(p) - 1| per entry, in units of the input dtype's machine epsilon.
 SUM_EPS_PER_ITEM = 1.0
+#: ... but never looser than this: a vector 5 % away from summing to 1 is no distribution at any
+#: precision (without the cap, n eps passes anything once n eps >= 1: bfloat16 past 128 items).
+SUM_TOLERANCE_CAP = 0.05
 _MAX_KEY = 2**63
 
 
@@ -96,15 +99,19 @@ def as_distribution(p, name="p", *, normalize=False):
 
 def sum_tolerance(dtype, n):
     """The allowed :math:`|\\sum_i p_i - 1|` for ``n`` entries of ``dtype``:
-    ``max(SUM_TOLERANCE, SUM_EPS_PER_ITEM * n * eps)``, with ``eps`` the dtype's machine
-    epsilon (that of float64 for integer input, whose sum is exact). ``dtype`` is a numpy
-    dtype or a torch one (bfloat16 included): the one rule of every sampler on either backend.
+    ``max(SUM_TOLERANCE, min(SUM_EPS_PER_ITEM * n * eps, SUM_TOLERANCE_CAP))``, with ``eps``
+    the dtype's machine epsilon (that of float64 for integer input, whose sum is exact).
+    ``dtype`` is a numpy dtype or a torch one (bfloat16 included): the one rule of every
+    sampler on either backend.
 
     Why n * eps: a distribution computed at that precision (a float32 softmax, say) is
     ``w_i / s`` with each entry rounded (relative error eps/2) and the normaliser ``s`` a sum of
     n rounded terms, off by at most (n - 1) eps/2 relatively (Higham, *Accuracy and Stability
     of Numerical Algorithms*, 2002, eq. 4.4); together at most n eps/2 away from 1. For float64
-    and n below about 4.5 million the floor SUM_TOLERANCE = 1e-9 is the rule.
+    and n below about 4.5 million the floor SUM_TOLERANCE = 1e-9 is the rule. The bound grows
+    without limit in n, so it is capped at SUM_TOLERANCE_CAP = 0.05: a bfloat16 or float16
+    softmax over a vocabulary (where n eps exceeds 1) is still refused when its sum is 5 % off,
+    which no softmax's rounding explains (each entry rounded once leaves the sum within eps/2).
 
     Examples
     --------
@@ -112,8 +119,11 @@ def sum_tolerance(dtype, n):
     1e-09
     >>> round(sum_tolerance(np.float32, 50_000), 6)  # a 50k-token float32 softmax
     0.00596
+    >>> sum_tolerance(np.float16, 50_000)  # n eps = 48.8: capped
+    0.05
     """
-    return max(SUM_TOLERANCE, SUM_EPS_PER_ITEM * int(n) * _epsilon(dtype))
+    bound = min(SUM_EPS_PER_ITEM * int(n) * _epsilon(dtype), SUM_TOLERANCE_CAP)
+    return max(SUM_TOLERANCE, bound)
 
 
 @functools.cache  # every distribution checked asks: a search asks about a million times

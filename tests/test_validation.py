@@ -122,6 +122,23 @@ def test_sum_tolerance_scales_with_dtype_and_length():
     assert validation.sum_tolerance(np.float32, 50_000) == 50_000 * eps32
     big = 10**8
     assert validation.sum_tolerance(np.float64, big) == big * float(np.finfo(np.float64).eps)
+    # n eps >= 1 would pass anything: the cap keeps a low-precision vocabulary checked
+    assert validation.sum_tolerance(np.float16, 50_000) == validation.SUM_TOLERANCE_CAP == 0.05
+    assert validation.sum_tolerance(np.float64, 10**15) == validation.SUM_TOLERANCE_CAP
+
+
+def test_a_bfloat16_softmax_passes_and_a_vector_summing_to_1_5_does_not():
+    torch = pytest.importorskip("torch")
+    from coupling.simulate import gumbel_sample
+
+    logits = torch.from_numpy(np.random.default_rng(3).normal(0, 3, 50_000))
+    p = torch.softmax(logits.to(torch.float32), dim=0).to(torch.bfloat16)
+    assert abs(float(p.double().sum()) - 1) > 1e-9  # rounding moved the sum
+    assert 0 <= gumbel_sample(p, seed=0, key=0) < 50_000
+    with pytest.raises(ValueError, match=r"sums to 1\.4\d*, not 1 \(tolerance 0\.05\)"):
+        gumbel_sample(p * 1.5, seed=0, key=0)
+    with pytest.raises(ValueError, match=r"sums to 1\.4\d*, not 1 \(tolerance 0\.05\)"):
+        gumbel_sample((p * 1.5).double().numpy().astype(np.float16), seed=0, key=0)
 
 
 def _float32_softmax(n, seed):
