@@ -176,8 +176,9 @@ def verify_optimality(weight=minhash_weight, *, deltas=DEFAULT_DELTAS, eps=DEFAU
     local_values = {(r["k"], r["m"]): r["optimum"] for r in local if r["finished"]}
     for row in families:  # the proven upper bounds beside each exact V(n)
         if (row["k"], row["m"]) in local_values:
-            bounds = proven_upper_bounds(row["k"], row["m"], row["n"],
-                                         Fraction(local_values[(row["k"], row["m"])]))
+            bounds = proven_upper_bounds(
+                row["k"], row["m"], row["n"], Fraction(local_values[(row["k"], row["m"])])
+            )
             row["upper_bounds"] = {name: str(v) for name, v in bounds.items()}
             row["proven_upper"] = str(min(bounds.values()))  # fmt: skip
     all_rows = [*local, *families]

@@ -40,7 +40,7 @@ def write_claim_figures(certs, out_dir):
             curves = upper_bound_curves(obs["local_optima"])
             figure = optimality_figure(obs["families"], [*obs["local_optima"], *obs["beyond"]],
                                        curves)  # fmt: skip
-            paths += save_figure(figure, out / "optimality", config={"curves": curves})
+            paths += save_figure(figure, out / "optimality_types", config={"curves": curves})
             paths += write_table(local_optima_table(obs), out / "local_optima",
                                  "Local optima of the types (k, m) on k + m points")  # fmt: skip
         if cert.claim == "communication" and cert.verdict in ("verified", "proved"):

@@ -224,7 +224,7 @@ def optimality_certificate(data):
                 "bound (exact sums, rounded outward):", "",
                 format_table(["delta", "n", "K", "TV range", "agreement <=",
                               "(1-delta)/(1+delta)"], rows, markdown=True), ""]  # fmt: skip
-    fig = data.proofs_dir / "optimality.png" if data.proofs_dir else None
+    fig = data.proofs_dir / "optimality_types.png" if data.proofs_dir else None
     if fig is not None and fig.exists():
         out += [image(data, fig, "type optima against n and local optima")]
     fam = [[r["k"], r["m"], r["n"], r["optimum"], r.get("proven_upper", ""),
