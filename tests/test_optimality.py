@@ -77,14 +77,15 @@ def test_search_equals_plain_brute_force(spec):
 
 def test_search_witness_recounts_independently():
     """The returned f and g (lexicographic k-subsets) agree on exactly ``agreeing`` pairs."""
-    for spec in ((2, 1, 5), (3, 2, 6), (4, 3)):
-        r = type_search(*spec)
+    for spec, nodes in (((2, 1, 5), 10**9), ((3, 2, 6), 10**9), ((4, 3), 10**9), ((5, 3), 0)):
+        r = type_search(*spec, max_nodes=nodes)
         k, m, n = r.k, r.m, r.n
         sets = list(combinations(range(n), k))
         assert all(x in S for S, x in zip(sets, r.f)) and all(x in S for S, x in zip(sets, r.g))
         hits = sum(r.f[s] == r.g[t] for s in range(len(sets)) for t in range(len(sets))
                    if len(set(sets[s]) & set(sets[t])) == k - m)  # fmt: skip
         assert hits == r.agreeing and Fraction(hits, r.pairs) == r.optimum
+    assert r.optimum > Fraction(1, 4)  # (5, 3): an exact pair of maps beats (k - m)/(k + m)
 
 
 def test_local_optima_the_note_proves():
