@@ -229,7 +229,8 @@ def optimality_certificate(data):
         out += [image(data, fig, "type optima against n and local optima")]
     fam = [[r["k"], r["m"], r["n"], r["optimum"], r.get("proven_upper", ""),
             ", ".join(f"{k} {v}" for k, v in r.get("upper_bounds", {}).items())]
-           for r in obs["families"] if r["finished"]]  # fmt: skip
+           for r in sorted(obs["families"], key=lambda r: (r["k"], r["m"], r["n"]))
+           if r["finished"]]  # fmt: skip
     out += ["Overlap one, exact V(n) (all pairs of maps, asymmetric included) beside the "
             "proven upper bounds; the limit is (1 - D)/(1 + D):", "",
             format_table(["k", "m", "n", "V(n)", "proven upper", "bounds"], fam,
