@@ -29,7 +29,7 @@ cut out, their items alone) only one is tried. At the root that leaves one item.
 import numpy as np
 from numba import njit
 
-__all__ = ["initial_state", "probe_deltas", "search_type", "type_value"]
+__all__ = ["climb", "initial_state", "probe_deltas", "search_type", "type_value"]
 
 # the search's scalars, in the int64 array ``scalars``
 DEPTH, NODES, BOUND, BEST = range(4)

@@ -22,7 +22,8 @@ type at or below V" into "every pair of maps has type-average at most V"
 * The exact search agrees with the LP certificate (``lp-optimality``) where both reach.
 
 Observed, not part of the verdict (``detail["observations"]``): the local optimum of every
-type (k, m) with k + m <= 7 (:func:`local_optimum`), the overlap-one families (2, 1) and
+type (k, m) with k + m <= 7 (:func:`local_optimum`; (5, 2), about 4 million nodes, and
+(7, 1), (8, 1), (5, 4) with ``full``), the overlap-one families (2, 1) and
 (3, 2) as n grows beside their proven upper bounds, and the status of the observation "local
 optimum = (k - m)/(k + m) whenever the overlap k - m >= 2": exact where computed, refuted by
 an exact witness where a pair of maps beats the bound, open beyond.
