@@ -290,24 +290,48 @@ def _cmd_search(args, out_dir):
     return 0
 
 
+def _extraction_options(args, names):
+    """``--delta``/``--eps`` as the optimality claim's options, checked before any claim
+    runs (range, and an n the exact sums reach); refused unless the run includes it."""
+    if args.delta is None and args.eps is None:
+        return None
+    if names is not None and "optimality" not in names:
+        flag = "--delta" if args.delta is not None else "--eps"
+        raise CommandError(f"{flag} applies to the optimality claim; add it to --claim")
+    from coupling.proofs.optimality import DEFAULT_DELTAS, DEFAULT_EPS
+    from coupling.proofs.optimality_extract import plan_extraction
+
+    with user_input():
+        deltas = DEFAULT_DELTAS if args.delta is None else (args.delta,)
+        eps = DEFAULT_EPS if args.eps is None else args.eps
+        checked = [plan_extraction(d, eps, names=("--delta", "--eps")) for d in deltas]
+    return {"optimality": {"deltas": tuple(c[0] for c in checked), "eps": checked[0][1]}}
+
+
 @holds_out
 def _cmd_prove(args, out_dir):
     from coupling.proofs import CLAIMS
     from coupling.reports.proofs import prove
+    from coupling.reports.report_proofs import optimality_lines
 
     names = None
     if args.claim is not None:
-        names = list(name_list(args.claim, "--claims", tuple(CLAIMS)))
+        names = list(name_list(args.claim, "--claim", tuple(CLAIMS)))
+    options = _extraction_options(args, names)
     out = out_dir.start()
     with progress_bar(len(names or CLAIMS), "prove", enabled=not args.json,
                       unit="claims") as update:  # fmt: skip
-        certs, figures = prove(names, full=args.full, out_dir=out, progress=update)
+        certs, figures = prove(names, full=args.full, out_dir=out, progress=update,
+                               options=options)  # fmt: skip
     if args.json:
         print_json([c.as_dict() for c in certs])
     else:
         rows = [[c.claim, c.method, c.verdict + (f" on {c.cases} cases" if c.cases else ""),
                  f"{c.seconds:.1f}", c.path] for c in certs]  # fmt: skip
         print(format_table(["claim", "method", "verdict", "seconds", "certificate"], rows))
+        for cert in certs:
+            for line in optimality_lines(cert):
+                print(line)
         for path in figures:
             if path.suffix in (".png", ".md"):
                 print(path)
@@ -402,6 +426,16 @@ def build_parser():
     prove = sub.add_parser("prove", help="run the theorem certificates (proofs/)")
     prove.add_argument("--claim", help="comma-separated claim names (default: all)")
     prove.add_argument("--full", action="store_true", help="the slow, larger instances too")
+    prove.add_argument(
+        "--delta",
+        help="optimality: certify one pair at TV <= DELTA, 0 < DELTA < 1 (exact, e.g. 0.3 or "
+        "3/10; default: the grid 0.1, ..., 0.9)",
+    )
+    prove.add_argument(
+        "--eps",
+        help="optimality: the pair's agreement is at most (1-DELTA)/(1+DELTA) + EPS, "
+        "1/100 <= EPS < 1 (default 1/20)",
+    )
     prove.add_argument("--out", default="results/proofs", help="certificate directory")
     prove.add_argument("--json", action="store_true")
     prove.set_defaults(func=_cmd_prove)

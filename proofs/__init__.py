@@ -14,11 +14,12 @@ from coupling.proofs.gumbel_formula import verify_gumbel_formula
 from coupling.proofs.lp_optimality import FULL_INSTANCES, MILP_INSTANCES, verify_lp_optimality
 from coupling.proofs.multidraft import verify_list_matching
 from coupling.proofs.multidraft_exact import verify_multidraft_exact
+from coupling.proofs.optimality import verify_optimality
 from coupling.proofs.pareto import verify_pareto
 from coupling.proofs.symmetric import FULL_EXTENSION, FULL_KS, verify_symmetric_optimality
 from coupling.proofs.wmh_formula import verify_wmh_formula
 
-__all__ = ["CLAIMS", "VERDICTS", "Certificate", "run_claims"]
+__all__ = ["CLAIMS", "CLAIM_OPTIONS", "VERDICTS", "Certificate", "run_claims"]
 
 
 def _pareto(full):
@@ -55,6 +56,7 @@ CLAIMS = {
     ),
     "disd-exact": lambda full: verify_disd_exact(denominator=12 if full else 6),
     "multidraft-exact": lambda full: verify_multidraft_exact(denominator=4 if full else 3),
+    "optimality": lambda full, **options: verify_optimality(full=full, **options),
     "list-matching": lambda full: (
         verify_list_matching(
             symbolic_sizes=(2, 3),
@@ -69,15 +71,30 @@ CLAIMS = {
 }
 
 
-def run_claims(names=None, *, full=False, progress=None):
-    """Run the named claims (all by default) and return their certificates, in order."""
+#: The claims that take options (``run_claims(options=...)``), and which.
+CLAIM_OPTIONS = {"optimality": ("deltas", "eps")}
+
+
+def run_claims(names=None, *, full=False, progress=None, options=None):
+    """Run the named claims (all by default) and return their certificates, in order.
+
+    ``options`` maps a claim of :data:`CLAIM_OPTIONS` to keyword arguments for it (the
+    optimality claim's extraction: ``{"optimality": {"deltas": (0.3,), "eps": 0.02}}``); a
+    claim given options must be among those run."""
     names = list(CLAIMS) if names is None else list(names)
     for name in names:
         if name not in CLAIMS:
             raise ValueError(f"unknown claim {name!r}; choose from {', '.join(CLAIMS)}")
+    options = options or {}
+    for name, kwargs in options.items():
+        if name not in names:
+            raise ValueError(f"options for claim {name!r}, which is not among those run")
+        unknown = set(kwargs) - set(CLAIM_OPTIONS.get(name, ()))
+        if unknown:
+            raise ValueError(f"claim {name!r} takes no option {', '.join(sorted(unknown))}")
     results = []
     for name in names:
-        results.append(CLAIMS[name](full))
+        results.append(CLAIMS[name](full, **options.get(name, {})))
         if progress:
             progress(1)
     return results

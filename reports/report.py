@@ -23,6 +23,7 @@ from coupling.reports.report_lm import (
 from coupling.reports.report_proofs import (
     communication,
     list_matching_certificate,
+    optimality_certificate,
     pareto_certificate,
     proofs,
     symmetric_certificate,
@@ -70,7 +71,7 @@ def bounds(data):
 #: The report, in order. Each takes a ReportData and returns Markdown or None.
 SECTIONS = [overview, lm_coupling, lm_gap, lm_gap_split, lm_list_matching, lm_block_efficiency,
             lm_multidraft, lm_invariance, bounds, proofs, pareto_certificate, symmetric_certificate,
-            list_matching_certificate, communication]  # fmt: skip
+            optimality_certificate, list_matching_certificate, communication]  # fmt: skip
 
 
 def render_report(data, sections=SECTIONS):

@@ -5,13 +5,14 @@ optimality, list matching) and the communication trade-off. Each takes a
 or figure is absent."""
 
 import json
+import math
 from fractions import Fraction
 
 from coupling.outputs import format_table
 from coupling.reports._markdown import image
 
-__all__ = ["communication", "list_matching_certificate", "pareto_certificate", "proofs",
-           "symmetric_certificate"]  # fmt: skip
+__all__ = ["communication", "list_matching_certificate", "optimality_certificate",
+           "optimality_lines", "pareto_certificate", "proofs", "symmetric_certificate"]  # fmt: skip
 
 
 def _cert(data, claim):
@@ -154,4 +155,96 @@ def communication(data):
         out += [f"- {v['status']} ({v['cases']} cases): {k}" for k, v in statements.items()]
         opened = cert.detail.get("open") or []
         out += [f"- {o}" for o in ([opened] if isinstance(opened, str) else opened)]
+    return "\n".join(out) + "\n"
+
+
+def _up(value, digits=7):
+    """A Fraction rounded up to ``digits`` decimals (a printed bound stays a bound)."""
+    scale = 10**digits
+    return f"{math.ceil(Fraction(value) * scale) / scale:.{digits}f}"
+
+
+def _down(value, digits=7):
+    scale = 10**digits
+    return f"{math.floor(Fraction(value) * scale) / scale:.{digits}f}"
+
+
+def optimality_lines(cert):
+    """The optimality certificate in a few lines for the terminal: each extracted pair (n, K,
+    the certified TV range, the agreement bound, rounded outward), each statement's status
+    and the observation on overlap >= 2. Other claims: no lines."""
+    if cert.claim != "optimality" or "statements" not in cert.detail:
+        return []
+    statements = cert.detail["statements"]
+    lines = []
+    for row in statements["extraction"].get("pairs", []):
+        low, high = (Fraction(v) for v in row["tv_range"])
+        lines.append(
+            f"optimality, delta = {row['delta']}, eps = {row['eps']}: at n = {row['n']:,}, "
+            f"K = {row['K']:,}, every protocol has a pair of uniform laws on K-sets with "
+            f"|A n B| in [{row['overlap'][0]}, {row['overlap'][1]}], TV in [{low}, {high}] "
+            f"= [{_down(low)}, {_up(high)}], and Pr[a = b] <= {_up(row['agreement_bound'])} "
+            f"((1-delta)/(1+delta) + eps = {_up(Fraction(row['target']) + Fraction(row['eps']))};"
+            " exact sums, rounded up)"
+        )
+    lines.append("optimality statements: " + ", ".join(
+        f"{name} {v['status']}" for name, v in statements.items()))  # fmt: skip
+    obs = cert.detail["observations"]["overlap_at_least_two"]
+    lines.append(
+        f"observation '{obs['statement']}': {obs['status']}; equal at "
+        f"{', '.join(obs['proved_equal']) or 'none'}; beaten at "
+        f"{'; '.join(obs['refuted_by_exact_witness']) or 'none'}"
+    )
+    return lines
+
+
+def optimality_certificate(data):
+    """Claim 5 for every protocol and every D: the statements, the extracted pairs, the
+    type optima against n with their proven bounds, and the local optima."""
+    cert = _cert(data, "optimality")
+    if cert is None or "statements" not in cert.detail:
+        return None
+    statements = cert.detail["statements"]
+    obs = cert.detail["observations"]
+    out = [
+        _head(cert, "Worst-case optimality for every protocol and every D",
+              "No communication-free protocol (Alice's and Bob's maps may differ) beats "
+              "(1 - D)/(1 + D) in the worst case."),
+        "",
+        *[f"- {v['status']}: **{name}**: {v['statement']}" for name, v in statements.items()],
+        "",
+    ]
+    pairs = statements["extraction"].get("pairs", [])
+    if pairs:
+        rows = [[p["delta"], p["n"], p["K"], f"[{_down(p['tv_range'][0], 4)}, "
+                 f"{_up(p['tv_range'][1], 4)}]", _up(p["agreement_bound"], 5),
+                 _up(p["target"], 5)] for p in pairs]  # fmt: skip
+        out += [f"Theorem A, one pair (eps = {statements['extraction']['eps']}): at (n, K) "
+                "every protocol has a pair with TV in the range and agreement at most the "
+                "bound (exact sums, rounded outward):", "",
+                format_table(["delta", "n", "K", "TV range", "agreement <=",
+                              "(1-delta)/(1+delta)"], rows, markdown=True), ""]  # fmt: skip
+    fig = data.proofs_dir / "optimality_types.png" if data.proofs_dir else None
+    if fig is not None and fig.exists():
+        out += [image(data, fig, "type optima against n and local optima")]
+    fam = [[r["k"], r["m"], r["n"], r["optimum"], r.get("proven_upper", ""),
+            ", ".join(f"{k} {v}" for k, v in r.get("upper_bounds", {}).items())]
+           for r in sorted(obs["families"], key=lambda r: (r["k"], r["m"], r["n"]))
+           if r["finished"]]  # fmt: skip
+    out += ["Overlap one, exact V(n) (all pairs of maps, asymmetric included) beside the "
+            "proven upper bounds; the limit is (1 - D)/(1 + D):", "",
+            format_table(["k", "m", "n", "V(n)", "proven upper", "bounds"], fam,
+                         markdown=True), ""]  # fmt: skip
+    loc = [[r["k"], r["m"], r["n"], r["D"],
+            r["optimum"] if r["finished"] else f"[{r['optimum']}, {r['upper']}]",
+            r["bound"], r["relation"]]
+           for r in (*obs["local_optima"], *obs["beyond"])]  # fmt: skip
+    observation = obs["overlap_at_least_two"]
+    beaten = "; ".join(observation["refuted_by_exact_witness"]) or "none"
+    out += ["Local optima on k + m points (exact search; a bracket where it was stopped):", "",
+            format_table(["k", "m", "points", "D", "local optimum", "(1-D)/(1+D)", "relation"],
+                         loc, markdown=True), "",
+            f"Observation '{observation['statement']}': {observation['status']} (equal at "
+            f"{', '.join(observation['proved_equal']) or 'none'}; beaten by an exact pair of "
+            f"maps at {beaten})."]  # fmt: skip
     return "\n".join(out) + "\n"

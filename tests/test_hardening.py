@@ -407,7 +407,7 @@ def test_a_bug_shows_its_traceback(monkeypatch):
         (["simulate", "--param", "alpha=1", "--param", "=2"], "KEY=VALUE"),
         (["search", "--maxiter", "0"], "--maxiter must be >= 1, got 0"),
         (["search", "--n", "0"], "--n must be >= 1"),
-        (["prove", "--claim", ""], "--claims is empty"),
+        (["prove", "--claim", ""], "--claim is empty"),
         (["prove", "--claim", "nope"], "unknown claim 'nope'"),
         (["bench", "--n", "0"], "--n must be >= 1, got 0"),
         (["bench", "--fast-trials", "-3"], "--fast-trials must be >= 1"),
