@@ -446,10 +446,13 @@ def build_parser():
 def main(argv=None):
     """Run ``coupling`` with ``argv`` (default ``sys.argv[1:]``); returns the exit status.
 
-    Before any command loads torch, OpenMP's threads are told to wait passively (unless the
-    user chose a policy): spinning waiters starve each other as soon as another process is
-    busy, which made a verify pass of the default model 38 times slower on 2 cores."""
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    Before any command loads torch, OpenMP's threads are told to wait passively after a short
+    spin (:data:`coupling.simulate.validation.OPENMP_ENV`, unless the user chose a policy):
+    spinning waiters starve each other as soon as another process is busy, which made a
+    verify pass of the default model up to 38 times slower on 2 cores."""
+    from coupling.simulate.validation import apply_openmp_policy
+
+    apply_openmp_policy()
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

@@ -27,7 +27,7 @@ from coupling.paper_repro.drafters import make_drafter
 from coupling.paper_repro.experiments import PROMPTS
 from coupling.paper_repro.model import encode_prompt, load_model, quiet_transformers
 from coupling.simulate.bench import BenchRow
-from coupling.simulate.validation import free_cores, usable_cores
+from coupling.simulate.validation import OPENMP_ENV, free_cores, usable_cores
 
 __all__ = ["ANCHOR_DRAFTER", "anchor_rows", "load_rows", "verify_pass_ms"]
 
@@ -62,10 +62,10 @@ def verify_pass_ms(target, threads, passes):
 
 
 def _measure_in_child(target, policy, threads, passes):
-    env = dict(os.environ)
-    env.pop("OMP_WAIT_POLICY", None)
-    if policy is not None:
-        env["OMP_WAIT_POLICY"] = policy
+    """``verify_pass_ms`` in a fresh process whose OpenMP settings are ``policy`` (a dict of
+    environment variables; empty: OpenMP's defaults)."""
+    env = {k: v for k, v in os.environ.items() if k not in OPENMP_ENV}
+    env.update(policy)
     code = ("import json, sys; from coupling.paper_repro.bench_engine import verify_pass_ms; "
             f"print(json.dumps(verify_pass_ms({target!r}, {threads}, {passes})))")  # fmt: skip
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
@@ -86,20 +86,22 @@ def _busy_process():
 
 
 def load_rows(target="smollm2", passes=6):
-    """Verify-pass times idle and beside one busy process, with OpenMP's default policy on
-    every core and with the command line's (passive, free cores); each ratio is busy / idle
-    of the same policy."""
+    """Verify-pass times idle and beside one busy process: with OpenMP's default policy on
+    every core, with passive waiting alone on every core, and with the command line's
+    settings (passive after a short spin, :data:`~coupling.simulate.validation.OPENMP_ENV`,
+    on the cores free at the start); each ratio is busy / idle of the same settings."""
     cores = usable_cores()
     policies = {
-        f"OpenMP default (spinning), {cores} threads": (None, cores),
-        "command line (passive, free cores)": ("PASSIVE", 0),
+        f"OpenMP default (spinning), {cores} threads": ({}, cores),
+        f"passive, no spin, {cores} threads": ({"OMP_WAIT_POLICY": "PASSIVE"}, cores),
+        "command line (passive after 3,000 spins, free cores)": (OPENMP_ENV, 0),
     }
     rows = []
     for label, (policy, threads) in policies.items():
         idle_ms, idle_threads = _measure_in_child(target, policy, threads, passes)
         with _busy_process():
             busy_ms, busy_threads = _measure_in_child(target, policy, threads, passes)
-        goal = f"<= {LOAD_GOAL}x" if policy else "-"
+        goal = f"<= {LOAD_GOAL}x" if policy is OPENMP_ENV else "-"
         rows += [
             BenchRow(f"verify pass idle, {label}: {idle_threads} threads", idle_ms, "ms",
                      "none", float("nan"), "-"),

@@ -295,6 +295,25 @@ def available_memory():
         return None
 
 
+#: How a command makes OpenMP's threads (torch's and numba's) wait: passively, after a short
+#: spin. Spinning waiters starve each other once another process is busy (a verify pass of the
+#: default model, 2 threads beside one busy process: 55 ms idle, 240-690 ms loaded, up to 38x
+#: seen); passive waiting alone costs about 45 % on an idle machine (80 ms), a 3,000-turn spin
+#: first keeps most of the speed (65 ms idle, 115 ms beside a busy process on 2 threads).
+#: ``coupling bench --lm`` measures all three.
+OPENMP_ENV = {"OMP_WAIT_POLICY": "PASSIVE", "GOMP_SPINCOUNT": "3000"}
+
+
+def apply_openmp_policy(environ=None):
+    """Set :data:`OPENMP_ENV` in ``environ`` (default ``os.environ``) unless the user chose a
+    wait policy there; must run before torch (or numba's OpenMP layer) starts its threads."""
+    environ = os.environ if environ is None else environ
+    if "OMP_WAIT_POLICY" not in environ:
+        environ["OMP_WAIT_POLICY"] = OPENMP_ENV["OMP_WAIT_POLICY"]
+        environ.setdefault("GOMP_SPINCOUNT", OPENMP_ENV["GOMP_SPINCOUNT"])
+    return environ
+
+
 def _cpu_ticks():
     """(busy, total) jiffies of all CPUs from the first line of /proc/stat (Linux)."""
     with open("/proc/stat") as fh:

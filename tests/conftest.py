@@ -1,8 +1,10 @@
 import os
 
 # Before anything loads torch: OpenMP threads that spin while they wait starve each other on a
-# busy 2-core machine (a verify pass went from 0.11 s to 4.1 s); passive waiting avoids it.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# busy 2-core machine (a verify pass went from 0.11 s to 4.1 s); the command line's policy
+# (passive after a short spin, coupling.simulate.validation.OPENMP_ENV) avoids it.
+if "OMP_WAIT_POLICY" not in os.environ:
+    os.environ.update(OMP_WAIT_POLICY="PASSIVE", GOMP_SPINCOUNT="3000")
 
 import numba
 import pytest

@@ -106,12 +106,17 @@ def test_the_cli_makes_openmp_wait_passively_unless_told(monkeypatch, capsys):
     the passive policy before torch loads, and leaves a user's own choice alone."""
     import os
 
+    from coupling.simulate.validation import OPENMP_ENV
+
     monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
+    monkeypatch.delenv("GOMP_SPINCOUNT", raising=False)
     assert main(["prove", "--claim", "nope"]) == 2  # any command, even one refused
-    assert os.environ["OMP_WAIT_POLICY"] == "PASSIVE"
+    assert os.environ["OMP_WAIT_POLICY"] == "PASSIVE" == OPENMP_ENV["OMP_WAIT_POLICY"]
+    assert os.environ["GOMP_SPINCOUNT"] == OPENMP_ENV["GOMP_SPINCOUNT"]
     monkeypatch.setenv("OMP_WAIT_POLICY", "ACTIVE")
+    monkeypatch.delenv("GOMP_SPINCOUNT")
     main(["prove", "--claim", "nope"])
-    assert os.environ["OMP_WAIT_POLICY"] == "ACTIVE"
+    assert os.environ["OMP_WAIT_POLICY"] == "ACTIVE" and "GOMP_SPINCOUNT" not in os.environ
 
 
 def test_default_threads_are_the_free_cores(monkeypatch):
