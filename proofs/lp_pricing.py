@@ -8,7 +8,9 @@ so the search runs over f only: a depth-first branch and bound (:func:`_price_bn
 at a node gives every unassigned S to every T's best item at once, in exact int64 arithmetic;
 the first set's choice is fixed by symmetry. :func:`_price_enumerate` (every f, mixed radix)
 is the tests' reference. :func:`best_response_value` is the public entry point: rational
-weights in, the exact maximum and a maximising pair out.
+weights in, the exact maximum and a maximising pair out. The exact type search of the
+optimality claim (:mod:`coupling.proofs.optimality_search`) is the independent second method
+that these LP values are checked against.
 """
 
 from fractions import Fraction
