@@ -70,7 +70,7 @@ def thread_count(value):
     if count > min(cores, pool):
         limit = (f"{cores}, the cores of this machine" if cores <= pool
                  else f"{pool}, numba's thread pool (NUMBA_NUM_THREADS)")  # fmt: skip
-        raise CommandError(f"--threads must be <= {limit}; got {count} (0: use them all)")
+        raise CommandError(f"--threads must be <= {limit}; got {count} (0: the cores free now)")
     return count
 
 

@@ -99,11 +99,12 @@ def _check_limits(args, target, drafter, prompt_tokens):
             raise CommandError(f"{flag}: {exc}; shorten --prompt or lower --max-new-tokens") \
                 from None  # fmt: skip
     rows = args.drafts if args.method in MULTIDRAFT_METHODS else 1  # the verify pass's batch
-    needed = kv_cache_bytes(target.config, positions, batch=rows, dtype=args.dtype)
+    needed = kv_cache_bytes(target.config, positions, batch=rows, dtype=args.dtype,
+                            windowed=False)  # fmt: skip
     if args.method != "autoregressive":  # the drafter's own cache (a named one: the target's)
         config = target.config if drafter is None else drafter.config
         dtype = args.drafter_dtype or args.dtype
-        needed += kv_cache_bytes(config, positions, dtype=dtype)
+        needed += kv_cache_bytes(config, positions, dtype=dtype, windowed=False)
     check_kv_memory(needed, args.device, f"decoding {positions:,} positions (the KV caches)")
 
 

@@ -157,6 +157,15 @@ def _stack(rows, like):
     return np.stack(rows) if rows else like[:0]
 
 
+def eos_ids(eos_token_id):
+    """The end-of-sequence ids as a frozenset: ``None`` (none), one int, or several."""
+    if eos_token_id is None:
+        return frozenset()
+    if isinstance(eos_token_id, int):
+        return frozenset([eos_token_id])
+    return frozenset(int(x) for x in eos_token_id)
+
+
 def emit(out, stats, drafts, accepted, token, eos_token_id):
     """Append a round's accepted drafts and its token to ``out``, counting them in ``stats``;
     whether the end-of-sequence token was emitted (decoding stops)."""
@@ -165,13 +174,13 @@ def emit(out, stats, drafts, accepted, token, eos_token_id):
         stats.drafted += 1
         stats.accepted += 1
         stats.accept_flags.append(True)
-        if eos_token_id is not None and x == eos_token_id:
+        if x in eos_ids(eos_token_id):
             return True
     if accepted < len(drafts):
         stats.drafted += 1
         stats.accept_flags.append(False)
     out.append(int(token))
-    return eos_token_id is not None and out[-1] == eos_token_id
+    return out[-1] in eos_ids(eos_token_id)
 
 
 def decode(target, drafter, rule, prompt_ids, *, gamma, max_new_tokens, sampling,
@@ -182,7 +191,8 @@ def decode(target, drafter, rule, prompt_ids, *, gamma, max_new_tokens, sampling
     ``drafter`` has ``next_token_logits(context) -> tensor (V,)`` on the target's device and
     ``reset()``; ``None`` (with ``gamma=0``) is plain autoregressive decoding. ``sampling`` (a
     :class:`~coupling.decoding.sampling.SamplingConfig`) turns both models' logits into
-    distributions identically. Decoding stops after ``max_new_tokens`` or at ``eos_token_id``.
+    distributions identically. Decoding stops after ``max_new_tokens`` or at ``eos_token_id``
+    (one id or several).
     """
     prompt = [int(t) for t in prompt_ids]
     check_run(prompt, gamma, max_new_tokens, drafter)

@@ -40,12 +40,16 @@ def cache_argument(model):
 
 
 def new_cache(model):
-    """An empty DynamicCache for ``model`` (built from its config where the release takes
-    one, so sliding-window layers get their own kind of layer)."""
+    """An empty DynamicCache whose every layer keeps every token.
+
+    Built without ``model``'s config on purpose: from a config, transformers gives a
+    sliding-window layer (Gemma-2, Mistral) a cache that drops keys once its window is full
+    and then refuses ``crop``, which every rollback after a rejected draft needs. The
+    attention mask still applies each layer's window, so the logits are the same; the cache
+    holds the whole sequence (``kv_cache_bytes(..., windowed=False)``)."""
     from transformers import DynamicCache
 
-    if "config" in inspect.signature(DynamicCache.__init__).parameters:
-        return DynamicCache(config=model.config)
+    del model  # one kind of cache for every model; the argument keeps call sites explicit
     return DynamicCache()
 
 

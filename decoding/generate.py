@@ -119,7 +119,9 @@ def _draft(rows, plan, stream, budgets):
         for i, row in enumerate(rows):
             if j >= budgets[i]:
                 continue
-            row.stats.drafter_calls += 1
+            # counted as the single-sequence loop counts: one call per distinct drafted
+            # prefix (the chains of a row share their calls while their prefixes agree)
+            row.stats.drafter_calls += len({tuple(chain[:j]) for chain in chains[i]})
             key = row.key() + j
             for c in range(k):
                 q = probs[i * k + c]
@@ -177,6 +179,8 @@ def _round(rows, plan, target, drafter):
     if len(keep) < len(rows) and keep:
         target.select(keep)
         drafter.select(keep)
+    for stream in (target, drafter):  # holes stay below a round's width
+        stream.compact(plan.gamma + 1)
     return [rows[i] for i in keep]
 
 
@@ -192,7 +196,7 @@ def _output(rows, plan):
         return torch.tensor([getattr(r.stats, name) for r in rows], dtype=torch.int64)
 
     return DisdGenerateOutput(
-        sequences=seqs, new_tokens=col("tokens"), target_calls=col("target_calls"),
+        sequences=seqs.to(plan.device), new_tokens=col("tokens"), target_calls=col("target_calls"),
         drafter_calls=col("drafter_calls"), drafted=col("drafted"), accepted=col("accepted"),
         block_efficiency=torch.tensor([r.stats.block_efficiency for r in rows],
                                       dtype=torch.float64),
@@ -273,6 +277,10 @@ def disd_generate(target, drafter, input_ids, *, seed, attention_mask=None, gamm
     return _output(rows, plan)
 
 
+#: transformers' warpers for the settings DISD applies itself (from the generation config).
+_SAMPLING_WARPERS = ("TemperatureLogitsWarper", "TopKLogitsWarper", "TopPLogitsWarper")
+
+
 def disd_custom_generate(model, input_ids, logits_processor=None, stopping_criteria=None,
                          generation_config=None, *, drafter, seed, gamma=4, coupling="gumbel",
                          method="disd", drafts=None, **model_kwargs):  # fmt: skip
@@ -282,16 +290,19 @@ def disd_custom_generate(model, input_ids, logits_processor=None, stopping_crite
                         max_new_tokens=64, return_dict_in_generate=True)
 
     transformers prepares the generation config (``max_new_tokens``, ``eos_token_id``,
-    ``pad_token_id``, ``temperature``, ``top_k``, ``top_p``: unset ones mean 1.0, 0 and 1.0
-    here), the attention mask and the stopping criteria, then calls this function. It does not
-    forward a ``streamer`` or the ``tokenizer`` (so no stop strings) to a custom callable: for
-    those call :func:`disd_generate` directly. Logits processors are refused: DISD applies its
-    sampling settings itself. Returns ``sequences``, or the full output with
-    ``return_dict_in_generate=True``."""
-    if logits_processor:
-        names = ", ".join(type(p).__name__ for p in logits_processor)
+    ``pad_token_id``, ``temperature``, ``top_k``, ``top_p``, with transformers' own defaults:
+    ``top_k`` is 50 unless given, as for its sampling; pass ``top_k=0`` for the whole
+    vocabulary), the attention mask and the stopping criteria, then calls this function; DISD
+    applies temperature, top-k and top-p itself (the warpers transformers builds for them with
+    ``do_sample=True`` are set aside) and refuses any other logits processor. transformers does
+    not forward a ``streamer`` or the ``tokenizer`` (so no stop strings) to a custom callable:
+    for those call :func:`disd_generate` directly. Returns ``sequences``, or the full output
+    with ``return_dict_in_generate=True``."""
+    others = [p for p in logits_processor or [] if type(p).__name__ not in _SAMPLING_WARPERS]
+    if others:
+        names = ", ".join(type(p).__name__ for p in others)
         raise ValueError(f"disd_custom_generate applies temperature, top_k and top_p itself; "
-                         f"remove the logits processors ({names})")  # fmt: skip
+                         f"remove the other logits processors ({names})")  # fmt: skip
     cfg = generation_config
     max_new = cfg.max_new_tokens
     if max_new is None:

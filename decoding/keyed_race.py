@@ -28,32 +28,11 @@ import numpy as np
 import torch
 from coupling.decoding._loop import check_backend
 from coupling.decoding.disd import COUPLINGS, DisdRule
+from coupling.decoding.plan import as_row_seeds
 from coupling.decoding.sampling import SamplingConfig
-from coupling.simulate.validation import as_seed
 from transformers import LogitsProcessor
 
-__all__ = ["KeyedRace", "as_row_seeds", "race_rows"]
-
-
-def as_row_seeds(seed, rows=None):
-    """``seed`` as a list of per-row seeds: an int gives the same seed to every row; a
-    sequence (or 1-D tensor/array) gives one per row and must have ``rows`` entries when
-    ``rows`` is known. Each seed is checked like every public seed (an int in [0, 2^64))."""
-    if isinstance(seed, torch.Tensor | np.ndarray):
-        if seed.ndim != 1:
-            shape = tuple(seed.shape)
-            raise ValueError(f"seed must be an int or one int per row, got shape {shape}")
-        seed = seed.tolist()
-    if isinstance(seed, list | tuple):
-        if not seed:
-            raise ValueError("seed is an empty list: give an int or one int per row")
-        seeds = [as_seed(s) for s in seed]
-        if rows is not None and len(seeds) != rows:
-            raise ValueError(f"seed lists {len(seeds)} seeds for a batch of {rows} rows: give "
-                             "one per row, or one int for every row")  # fmt: skip
-        return seeds
-    one = as_seed(seed)
-    return [one] * (1 if rows is None else rows)
+__all__ = ["KeyedRace", "race_rows"]
 
 
 def race_rows(rules, seeds, probs, keys):
@@ -94,6 +73,9 @@ class KeyedRace(LogitsProcessor):
     backend : {"auto", "numba", "torch"}
         Where the race runs (``auto``: on the scores' device when it is an accelerator, numba
         on the CPU; the reference it is compared with must use the same).
+
+    A logits processor first sees the batch at ``generate``'s first step (after the prompt's
+    pass): a seed list or ``attention_mask`` of the wrong number of rows is refused there.
 
     Examples
     --------

@@ -119,9 +119,12 @@ def _dtype_bytes(dtype):
     return dtype.itemsize
 
 
-def kv_cache_bytes(config, tokens, *, batch=1, dtype):
+def kv_cache_bytes(config, tokens, *, batch=1, dtype, windowed=True):
     """Bytes of the keys and values a transformers ``DynamicCache`` holds after ``tokens``
-    positions of ``batch`` rows (the sum in the module docstring).
+    positions of ``batch`` rows (the sum in the module docstring): one built from the config
+    (``windowed``: sliding-window layers keep their window only), or one whose every layer
+    keeps every token (``windowed=False``: the engine's
+    :func:`coupling.decoding.compat.new_cache`, which can roll back).
 
     Parameters
     ----------
@@ -135,6 +138,7 @@ def kv_cache_bytes(config, tokens, *, batch=1, dtype):
     tokens : int >= 0
     batch : int >= 1
     dtype : torch.dtype or its name ("float32", "bfloat16", ...)
+    windowed : bool
 
     Examples
     --------
@@ -160,7 +164,7 @@ def kv_cache_bytes(config, tokens, *, batch=1, dtype):
     for kind in kinds[:layers]:
         if kind in _CACHELESS:
             continue
-        span = getattr(text, _WINDOWED[kind], None) if kind in _WINDOWED else None
+        span = getattr(text, _WINDOWED[kind], None) if windowed and kind in _WINDOWED else None
         held += min(tokens, span - 1) if span else tokens
     return 2 * kv_heads * head_dim * held * batch * size
 

@@ -15,18 +15,17 @@ how rows stop. A mistake is one ValueError or TypeError naming it:
 
 from dataclasses import dataclass
 
-import torch
-from coupling.decoding._loop import check_backend
+from coupling.decoding._loop import check_backend, eos_ids
 from coupling.decoding.compat import supports_masked_cache
 from coupling.decoding.disd import COUPLINGS, DisdRule
-from coupling.decoding.keyed_race import as_row_seeds
 from coupling.decoding.limits import check_context, check_kv_memory, kv_cache_bytes
 from coupling.decoding.multidraft import MultiDraftRule, check_drafts
 from coupling.decoding.sampling import SamplingConfig
 from coupling.decoding.standard import StandardRule
-from transformers import StoppingCriteriaList, StopStringCriteria
+from coupling.simulate.validation import as_seed
 
-__all__ = ["GENERATE_METHODS", "GenerationPlan", "check_vocabularies", "plan_generation"]
+__all__ = ["GENERATE_METHODS", "GenerationPlan", "as_row_seeds", "check_vocabularies",
+           "plan_generation"]  # fmt: skip
 
 #: ``disd_generate``'s methods: DISD (``coupling`` gumbel or wmh), standard SD, multi-draft DISD.
 GENERATE_METHODS = ("disd", "sd", "mdisd-strong", "mdisd-conditional")
@@ -71,6 +70,8 @@ def check_vocabularies(target, drafter, tokenizer=None, drafter_tokenizer=None):
 def _check_prompt(input_ids, attention_mask, vocab, pad_token_id, bos_token_id):
     """The batch as (ids (B, L) int64 on the CPU, mask (B, L) bool): 2-D, token ids in range,
     left padding only, a mask wherever the batch looks padded."""
+    import torch
+
     ids = torch.as_tensor(input_ids)
     if ids.ndim == 1:
         ids = ids[None]
@@ -110,11 +111,11 @@ def _check_prompt(input_ids, attention_mask, vocab, pad_token_id, bos_token_id):
 
 def _check_limits(target, drafter, ids, mask, max_new_tokens, gamma, chains):
     """Both models' context (the longest prompt plus the new tokens) and the memory of their
-    KV caches: at most the padded prompt and the new tokens, plus one round's drafts, in
-    ``chains`` rows per sequence (rejected columns that some rows keep as masked holes are
-    cropped whenever every row has them, so a batch of one holds none)."""
+    KV caches, every layer keeping every column: the padded prompt, the new tokens, one
+    round's drafts and at most two rounds of masked holes (a batch re-packs its cache beyond
+    one round of holes; a batch of one keeps none), in ``chains`` rows per sequence."""
     longest = int(mask.sum(dim=1).max())
-    columns = ids.shape[1] + max_new_tokens + gamma
+    columns = ids.shape[1] + max_new_tokens + gamma + 2 * (gamma + 1)
     rows = ids.shape[0] * chains
     needed = 0
     for name, model in (("target", target), ("drafter", drafter)):
@@ -123,8 +124,30 @@ def _check_limits(target, drafter, ids, mask, max_new_tokens, gamma, chains):
         except ValueError as exc:
             raise ValueError(f"{name}: {exc}") from None
         weight = model.get_output_embeddings().weight
-        needed += kv_cache_bytes(model.config, columns, batch=rows, dtype=weight.dtype)
+        needed += kv_cache_bytes(model.config, columns, batch=rows, dtype=weight.dtype,
+                                 windowed=False)  # fmt: skip
     check_kv_memory(needed, weight.device, "the two models' KV caches")
+
+
+def as_row_seeds(seed, rows=None):
+    """``seed`` as a list of per-row seeds: an int gives the same seed to every row; a
+    sequence (or a 1-D tensor or array) gives one per row and must have ``rows`` entries when
+    ``rows`` is known. Each seed is checked like every public seed (an int in [0, 2^64))."""
+    if hasattr(seed, "tolist") and hasattr(seed, "ndim"):  # a numpy array or torch tensor
+        if seed.ndim != 1:
+            shape = tuple(seed.shape)
+            raise ValueError(f"seed must be an int or one int per row, got shape {shape}")
+        seed = seed.tolist()
+    if isinstance(seed, list | tuple):
+        if not seed:
+            raise ValueError("seed is an empty list: give an int or one int per row")
+        seeds = [as_seed(s) for s in seed]
+        if rows is not None and len(seeds) != rows:
+            raise ValueError(f"seed lists {len(seeds)} seeds for a batch of {rows} rows: give "
+                             "one per row, or one int for every row")  # fmt: skip
+        return seeds
+    one = as_seed(seed)
+    return [one] * (1 if rows is None else rows)
 
 
 def _rules(method, seeds, coupling, drafts, backend):
@@ -139,8 +162,8 @@ def _rules(method, seeds, coupling, drafts, backend):
 class GenerationPlan:
     """A checked batch and how to decode it (built by :func:`plan_generation`)."""
 
-    ids: torch.Tensor
-    mask: torch.Tensor
+    ids: object  #: int64 tensor (B, L) on the CPU
+    mask: object  #: bool tensor (B, L)
     rules: list
     chains: int
     gamma: int
@@ -148,8 +171,9 @@ class GenerationPlan:
     sampling: SamplingConfig
     eos: frozenset
     pad: int
-    criteria: StoppingCriteriaList
+    criteria: object  #: a transformers StoppingCriteriaList
     streamer: object
+    device: object = "cpu"  #: where ``input_ids`` lay (the output's sequences go there)
 
 
 def plan_generation(target, drafter, input_ids, *, seed, attention_mask, gamma, max_new_tokens,
@@ -190,13 +214,16 @@ def plan_generation(target, drafter, input_ids, *, seed, attention_mask, gamma, 
                          "the drafter on the target's device")  # fmt: skip
     config = target.generation_config
     eos = config.eos_token_id if eos_token_id is None else eos_token_id
-    eos = frozenset() if eos is None else frozenset([eos] if isinstance(eos, int) else eos)
+    first = eos if isinstance(eos, int) or eos is None else next(iter(eos), None)
+    eos = eos_ids(eos)
     pad = pad_token_id if pad_token_id is not None else config.pad_token_id
-    pad = pad if pad is not None else (min(eos) if eos else 0)
+    pad = pad if pad is not None else (first if first is not None else 0)
     vocab = target.get_output_embeddings().weight.shape[0]
     ids, mask = _check_prompt(input_ids, attention_mask, vocab, pad, config.bos_token_id)
     seeds = as_row_seeds(seed, ids.shape[0])
     _check_limits(target, drafter, ids, mask, max_new_tokens, gamma, drafts or 1)
+    from transformers import StoppingCriteriaList, StopStringCriteria
+
     criteria = StoppingCriteriaList(stopping_criteria or [])
     if stop_strings:
         if tokenizer is None:
@@ -206,4 +233,5 @@ def plan_generation(target, drafter, input_ids, *, seed, attention_mask, gamma, 
     if streamer is not None and ids.shape[0] > 1:
         raise ValueError(f"a streamer takes one sequence; the batch has {ids.shape[0]} rows")
     return GenerationPlan(ids, mask, _rules(method, seeds, coupling, drafts, backend), drafts or 1,
-                 gamma, max_new_tokens, sampling, eos, int(pad), criteria, streamer)  # fmt: skip
+                          gamma, max_new_tokens, sampling, eos, int(pad), criteria, streamer,
+                          getattr(input_ids, "device", "cpu"))  # fmt: skip

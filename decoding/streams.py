@@ -11,9 +11,14 @@ the same thing: holes before the first real token.
 
 Row r's logits are those of its real tokens alone, at their true positions: masking a column
 removes it from every attention softmax (weight exactly 0), so the batch changes results only
-through the order of floating-point sums, not through what is attended to. Holes count against
-a sliding attention window (Gemma-2's local layers) as real columns would, so such models see a
-slightly shorter window in a batch than alone once sequences approach the window's length.
+through the order of floating-point sums, not through what is attended to. Holes are bounded:
+the columns every row drops are cropped at once, and :meth:`BatchStream.compact` re-packs the
+cache (each row's real columns moved together, right-aligned) once the holes exceed a slack,
+so the cache stays within the padded prompt, the new tokens and a few rounds of drafts. A
+sliding attention window (Gemma-2's local layers, Mistral) counts cache columns, so a row's
+left padding and its remaining holes shorten its window in a batch: a batched row equals its
+single run while its padded length stays within the window (transformers' own batched
+generation shares the padding part of this).
 """
 
 import torch
@@ -23,6 +28,12 @@ __all__ = ["HOLE", "BatchStream"]
 
 #: The token id fed in a masked column (any valid id: nothing attends to it).
 HOLE = 0
+
+
+def _gather_columns(x, index):
+    """``x`` (B, H, S, D) keeping columns ``index`` (B, W) of each row: (B, H, W, D)."""
+    rows, heads, _, dim = x.shape
+    return x.gather(2, index[:, None, :, None].expand(rows, heads, index.shape[1], dim))
 
 
 class BatchStream:
@@ -101,6 +112,25 @@ class BatchStream:
             return 0
         last = self.mask[:, -tail:]
         return tail if bool(last.all()) else 0
+
+    def holes(self):
+        """Columns some row does not use: the cache's length less the longest row's."""
+        return self.mask.shape[1] - int(self.mask.sum(dim=1).max()) if self.rows else 0
+
+    def compact(self, slack):
+        """Re-pack the cache when more than ``slack`` columns are holes: each row's real
+        columns, in order, right-aligned over the longest row's length (shorter rows keep
+        masked columns on the left). Positions and logits do not change."""
+        if self.holes() <= slack:
+            return
+        width = int(self.mask.sum(dim=1).max())
+        columns = torch.arange(self.mask.shape[1], device=self.device)
+        kept = torch.where(self.mask, columns, -1).sort(dim=1, stable=True).values[:, -width:]
+        self.mask = kept >= 0
+        index = kept.clamp(min=0)
+        for layer in self.cache.layers:
+            layer.keys, layer.values = (_gather_columns(x, index) for x in (layer.keys,
+                                                                           layer.values))
 
     def select(self, index):
         """Keep the rows ``index`` (a list or int64 tensor of row numbers, in that order)."""

@@ -115,19 +115,19 @@ def load_rows(target="smollm2", passes=6):
 
 @contextmanager
 def _counted(model):
-    """Count the forward passes of ``model`` (calls to its ``forward``) inside the block."""
+    """Count the forward passes of ``model`` inside the block, with a forward pre-hook:
+    replacing ``forward`` would hide its signature, from which transformers decides to
+    compute the output head on the last position only (``logits_to_keep``)."""
     calls = [0]
-    inner = model.forward
 
-    def forward(*args, **kwargs):
+    def count(module, args):
         calls[0] += 1
-        return inner(*args, **kwargs)
 
-    model.forward = forward
+    handle = model.register_forward_pre_hook(count)
     try:
         yield calls
     finally:
-        del model.forward
+        handle.remove()
 
 
 @contextmanager

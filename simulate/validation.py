@@ -314,47 +314,85 @@ def apply_openmp_policy(environ=None):
     return environ
 
 
-def _cpu_ticks():
-    """(busy, total) jiffies of all CPUs from the first line of /proc/stat (Linux)."""
+def _cpu_ticks(cpus):
+    """(busy, total) jiffies summed over the CPUs numbered ``cpus``, from their per-CPU lines
+    of /proc/stat (Linux)."""
+    busy = total = 0
     with open("/proc/stat") as fh:
-        fields = [int(x) for x in fh.readline().split()[1:]]
-    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
-    return sum(fields) - idle, sum(fields)
+        for line in fh:
+            name, *fields = line.split()
+            if not (name.startswith("cpu") and name[3:].isdigit()):
+                continue
+            if int(name[3:]) in cpus:
+                ticks = [int(x) for x in fields]
+                idle = ticks[3] + (ticks[4] if len(ticks) > 4 else 0)  # idle + iowait
+                busy, total = busy + sum(ticks) - idle, total + sum(ticks)
+    return busy, total
+
+
+def _affinity():
+    """The CPU numbers this process may run on."""
+    try:
+        return set(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return set(range(os.cpu_count() or 1))
+
+
+def _cgroup_quota():
+    """The cores a CPU quota allows this process's cgroup (v2 ``cpu.max`` or v1
+    ``cpu.cfs_quota_us``), None without a quota."""
+    for path, reader in (("/sys/fs/cgroup/cpu.max", lambda s: s.split()),
+                         ("/sys/fs/cgroup/cpu/cpu.cfs_quota_us", None)):  # fmt: skip
+        try:
+            with open(path) as fh:
+                text = fh.read().strip()
+            if reader is not None:
+                quota, period = reader(text)
+            else:
+                with open("/sys/fs/cgroup/cpu/cpu.cfs_period_us") as fh:
+                    quota, period = text, fh.read().strip()
+            if quota in ("max", "-1"):
+                return None
+            return max(1, math.ceil(int(quota) / int(period)))
+        except (OSError, ValueError):
+            continue
+    return None
 
 
 def usable_cores():
-    """The cores this process may run on (its CPU affinity where the OS tells, else all)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        return os.cpu_count() or 1
+    """The cores this process may run on: its CPU affinity, capped by its cgroup's CPU quota
+    (a container given 2 CPUs of a 64-core host gets 2)."""
+    cores = len(_affinity())
+    quota = _cgroup_quota()
+    return max(1, min(cores, quota) if quota else cores)
 
 
 def free_cores(sample_seconds=0.1):
     """Cores this process can use without competing: its usable cores less the work other
-    processes keep busy now, at least 1.
+    processes keep busy on its CPUs now, at least 1.
 
-    The busy share is measured over ``sample_seconds`` of /proc/stat while this process sleeps
-    (so it counts only the others); where /proc/stat is missing, the 1-minute load average
-    stands in. On a 2-core machine with one busy process this is 1: two threads that must
-    share one free core with a spinning neighbour wait on each other (OpenMP barriers), a
-    single thread does not.
+    The busy share of the CPUs in this process's affinity is measured over
+    ``sample_seconds`` of /proc/stat while it sleeps (so it counts only the others); where
+    /proc/stat is missing, the 1-minute load average stands in. On a 2-core machine with one
+    busy process this is 1: two threads that must share one free core with a spinning
+    neighbour wait on each other (OpenMP barriers), a single thread does not.
     """
     import time
 
+    cpus = _affinity()
     usable = usable_cores()
     try:
-        busy0, total0 = _cpu_ticks()
+        busy0, total0 = _cpu_ticks(cpus)
         time.sleep(sample_seconds)
-        busy1, total1 = _cpu_ticks()
+        busy1, total1 = _cpu_ticks(cpus)
         share = (busy1 - busy0) / (total1 - total0) if total1 > total0 else 0.0
-        busy = share * (os.cpu_count() or usable)
+        busy = share * len(cpus)
     except (OSError, ValueError, IndexError):
         try:
             busy = os.getloadavg()[0]
         except OSError:
             busy = 0.0
-    return max(1, min(usable, round(usable - busy)))
+    return max(1, min(usable, math.floor(usable - busy + 0.5)))
 
 
 def _bytes_text(count):

@@ -127,11 +127,19 @@ def test_default_threads_are_the_free_cores(monkeypatch):
 
     from coupling import _lm
 
-    ticks = iter([(100, 1000), (100 + 500, 1000 + 1000)])  # half of all CPU time busy
-    monkeypatch.setattr(validation, "_cpu_ticks", lambda: next(ticks))
-    monkeypatch.setattr(validation.os, "cpu_count", lambda: 2)
-    monkeypatch.setattr(validation, "usable_cores", lambda: 2)
-    assert validation.free_cores(sample_seconds=0) == 1
+    def sampled(*deltas):
+        ticks = iter([(0, 0), *deltas])
+        monkeypatch.setattr(validation, "_cpu_ticks", lambda cpus: next(ticks))
+        return validation.free_cores(sample_seconds=0)
+
+    monkeypatch.setattr(validation, "_affinity", lambda: {0, 1})
+    monkeypatch.setattr(validation, "_cgroup_quota", lambda: None)
+    assert validation.usable_cores() == 2
+    assert sampled((500, 1000)) == 1  # one of the two CPUs busy
+    assert sampled((50, 1000)) == 2  # a little background work: both free
+    assert sampled((1000, 1000)) == 1  # both busy: never fewer than one
+    monkeypatch.setattr(validation, "_cgroup_quota", lambda: 1)  # a container given 1 CPU
+    assert validation.usable_cores() == 1 and sampled((0, 1000)) == 1
     monkeypatch.setattr(validation, "free_cores", lambda: 1)
     before = torch.get_num_threads()
     try:

@@ -2,6 +2,7 @@
 ``generate`` (alone and as assisted generation) and the batched ``disd_generate``, each
 against the project's single-sequence reference decoders."""
 
+import contextlib
 import warnings
 
 import pytest
@@ -176,17 +177,21 @@ def test_a_ragged_padded_batch_equals_the_single_runs(models):
     assert _new_tokens(again, wider.shape[1]) == got
 
 
-def _counting(model):
-    """Wrap ``model.forward`` to record the batch size of every call."""
+@contextlib.contextmanager
+def _counting(*models):
+    """The batch size of every forward call of ``models`` inside the block (a forward
+    pre-hook: the model's own signature, which transformers inspects, stays intact)."""
     sizes = []
-    inner = model.forward
 
-    def forward(*args, **kwargs):
+    def record(module, args, kwargs):
         sizes.append(kwargs["input_ids"].shape[0])
-        return inner(*args, **kwargs)
 
-    model.forward = forward
-    return sizes
+    handles = [m.register_forward_pre_hook(record, with_kwargs=True) for m in models]
+    try:
+        yield sizes
+    finally:
+        for handle in handles:
+            handle.remove()
 
 
 def test_finished_rows_leave_the_batch_and_stop_at_eos(models):
@@ -195,13 +200,10 @@ def test_finished_rows_leave_the_batch_and_stop_at_eos(models):
     ids, mask = _padded(PROMPTS)
     refs = [_reference(target, p, s) for p, s in zip(PROMPTS, seeds)]
     eos = refs[1][2]  # row 1 ends at its third token (others may end at it too)
-    sizes = _counting(target)
-    try:
+    with _counting(target) as sizes:
         out = disd_generate(target, drafters[2], ids, attention_mask=mask, seed=seeds,
                             max_new_tokens=NEW, gamma=3, eos_token_id=eos,
                             pad_token_id=23)  # fmt: skip
-    finally:
-        del target.forward
     width = ids.shape[1]
     for r, ref in enumerate(refs):
         stop = ref.index(eos) + 1 if eos in ref else NEW
@@ -283,6 +285,8 @@ def test_sd_and_multidraft_share_the_entry_and_match_the_single_runs(models):
         loop = run_method("sd", CachedLM(target), ModelDrafter(drafters[0], "d"), prompt,
                           seed=seed, gamma=3, max_new_tokens=NEW, sampling=SamplingConfig())
         assert _new_tokens(sd, width)[r] == loop.tokens
+        for name in ("target_calls", "drafter_calls", "drafted", "accepted"):
+            assert int(getattr(sd, name)[r]) == getattr(loop.stats, name), name
     for variant in ("strong", "conditional"):
         outs = [disd_generate(target, d, ids, attention_mask=mask, seed=seeds, gamma=3,
                               max_new_tokens=NEW, method=f"mdisd-{variant}", drafts=3,
@@ -292,7 +296,8 @@ def test_sd_and_multidraft_share_the_entry_and_match_the_single_runs(models):
                                      MultiDraftRule(seed, 3, variant), prompt, gamma=3,
                                      max_new_tokens=NEW, sampling=SamplingConfig())  # fmt: skip
             assert _new_tokens(outs[0], width)[r] == loop.tokens
-            assert int(outs[0].accepted[r]) == loop.stats.accepted
+            for name in ("target_calls", "drafter_calls", "drafted", "accepted"):
+                assert int(getattr(outs[0], name)[r]) == getattr(loop.stats, name), name
             if variant == "strong":  # the same tokens whatever the drafter: the K-slot race
                 want = _reference(target, prompt, seed, coupling="gls", drafts=3)
                 assert all(_new_tokens(o, width)[r] == want for o in outs)
@@ -311,6 +316,11 @@ def test_custom_generate_hook_equals_the_direct_call(models):
     want = disd_generate(target, drafters[0], ids, seed=3, max_new_tokens=NEW,
                          temperature=0.5, top_k=4)  # fmt: skip
     assert plain.tolist() == want.sequences.tolist()
+    # do_sample=True: transformers builds temperature and top-k warpers; DISD applies them
+    sampled = target.generate(ids, custom_generate=disd_custom_generate, drafter=drafters[0],
+                              seed=3, max_new_tokens=NEW, temperature=0.5, top_k=4,
+                              do_sample=True)  # fmt: skip
+    assert sampled.tolist() == want.sequences.tolist()
 
 
 # --- refusals, before any model work ---------------------------------------------------------
@@ -349,13 +359,9 @@ def test_bad_arguments_are_refused_before_model_work(models, change, kind, messa
     target, drafters = models
     ids, mask = _padded(PROMPTS)
     args = {"seed": [0, 1, 2, 3], "attention_mask": mask, "max_new_tokens": NEW} | change
-    sizes = _counting(target)
-    try:
-        with pytest.raises(kind, match=message):
-            disd_generate(target, drafters[0], ids, pad_token_id=0, **args)
-    finally:
-        del target.forward
-    assert sizes == []
+    with _counting(target, drafters[0]) as sizes, pytest.raises(kind, match=message):
+        disd_generate(target, drafters[0], ids, pad_token_id=0, **args)
+    assert sizes == []  # neither model was called
 
 
 def test_mismatched_models_and_inputs_are_refused():
@@ -378,7 +384,7 @@ def test_mismatched_models_and_inputs_are_refused():
         disd_generate(target, target, torch.tensor([[1, 99]]), seed=0, max_new_tokens=4)
     with pytest.raises(TypeError, match="token ids"):
         disd_generate(target, target, torch.tensor([[1.0, 2.0]]), seed=0, max_new_tokens=4)
-    with pytest.raises(ValueError, match="remove the logits processors"):
+    with pytest.raises(ValueError, match="remove the other logits processors \\(KeyedRace\\)"):
         target.generate(ids, custom_generate=disd_custom_generate, drafter=target, seed=0,
                         max_new_tokens=4, logits_processor=[KeyedRace(seed=0)])  # fmt: skip
 
@@ -440,3 +446,63 @@ def test_rejected_columns_are_cropped_when_every_row_drops_them(models):
     for row, prompt in enumerate(([1, 5, 6, 7, 10], [1, 3, 4, 8, 10])):
         want = CachedLM(target).logits(prompt, 1)[0]
         assert torch.allclose(got[row].to(torch.float64), want, atol=1e-5)
+
+
+def test_a_sliding_window_model_decodes_past_its_window():
+    """transformers' own cache for a sliding-window layer refuses to roll back once its
+    window is full; the engine's cache keeps every column (the mask applies the window), so
+    a tiny Gemma-2 with a window of 8 decodes 30 tokens exactly as a full recompute without
+    any cache does, in the engine, the project's loop and the reference."""
+    from coupling.decoding import DisdRule
+
+    def gemma(seed):
+        cfg = transformers.Gemma2Config(vocab_size=24, hidden_size=32, intermediate_size=64,
+                                        num_hidden_layers=2, num_attention_heads=4,
+                                        num_key_value_heads=2, head_dim=8, sliding_window=8,
+                                        query_pre_attn_scalar=8, max_position_embeddings=256,
+                                        pad_token_id=0, bos_token_id=1, eos_token_id=2)  # fmt: skip
+        torch.manual_seed(seed)
+        model = transformers.Gemma2ForCausalLM(cfg).eval().requires_grad_(False)
+        with torch.no_grad():
+            model.lm_head.weight.mul_(3.0)
+        return model
+
+    target, drafter = gemma(0), gemma(1)
+    prompt, rule, sampling = [1, 5, 6, 7], DisdRule(3), SamplingConfig()
+    seq = list(prompt)
+    with torch.no_grad():
+        for _ in range(30):
+            z = target(torch.tensor([seq])).logits[0, -1].to(torch.float64)
+            seq.append(rule.sample(sampling.probs(z), len(seq)))
+    out = disd_generate(target, drafter, torch.tensor([prompt]), seed=3, max_new_tokens=30,
+                        eos_token_id=[])  # fmt: skip
+    loop = run_method("disd-gumbel", CachedLM(target), ModelDrafter(drafter, "d"), prompt,
+                      seed=3, gamma=4, max_new_tokens=30, sampling=sampling)  # fmt: skip
+    assert out.sequences[0, 4:].tolist() == loop.tokens == seq[4:]
+
+
+def test_holes_are_repacked_so_the_cache_stays_bounded(monkeypatch):
+    """A poor drafter in a batch leaves rejected columns in some rows only; the cache is
+    re-packed beyond one round of holes, so it never outgrows the padded prompt, the new
+    tokens and a few rounds of drafts, and every row's tokens stay the reference's."""
+    from coupling.decoding import streams
+
+    target, poor = tiny_llama(0, scale=3.0), tiny_llama(5, scale=0.3)
+    widest = [0]
+    feed = streams.BatchStream.feed
+
+    def recording(self, tokens, keep):
+        out = feed(self, tokens, keep)
+        widest[0] = max(widest[0], self.mask.shape[1])
+        return out
+
+    monkeypatch.setattr(streams.BatchStream, "feed", recording)
+    ids, mask = _padded(PROMPTS)
+    new, gamma = 60, 6
+    out = disd_generate(target, poor, ids, attention_mask=mask, seed=[0, 1, 2, 3], gamma=gamma,
+                        max_new_tokens=new, eos_token_id=[])  # fmt: skip
+    assert widest[0] <= ids.shape[1] + new + gamma + 2 * (gamma + 1)
+    for r, (prompt, seed) in enumerate(zip(PROMPTS, [0, 1, 2, 3])):
+        want = autoregressive(CachedLM(target), prompt, seed=seed, max_new_tokens=new,
+                              sampling=SamplingConfig()).tokens  # fmt: skip
+        assert _new_tokens(out, ids.shape[1])[r] == want

@@ -154,11 +154,12 @@ def test_largest_seed_decodes(target, capsys):
 # --- item 4: the model's context and the KV cache's memory ----------------------------------
 
 
-def _real_cache_bytes(model, tokens, batch):
-    """Bytes of the keys and values in a DynamicCache after one pass of ``tokens`` tokens."""
+def _real_cache_bytes(model, tokens, batch, windowed=True):
+    """Bytes of the keys and values in a DynamicCache after one pass of ``tokens`` tokens:
+    transformers' own (from the config: windowed layers), or the engine's (every token)."""
     from coupling.decoding.compat import forward, new_cache
 
-    cache = new_cache(model)
+    cache = transformers.DynamicCache(config=model.config) if windowed else new_cache(model)
     ids = torch.zeros((batch, tokens), dtype=torch.long)
     with torch.inference_mode():
         forward(model, ids, cache)
@@ -195,6 +196,9 @@ def test_kv_cache_bytes_are_the_cache_tensors(make):
             assert kv_cache_bytes(model.config, tokens, batch=batch, dtype=dtype) == want
             assert kv_cache_bytes(model.config, tokens, batch=batch,
                                   dtype=str(dtype).removeprefix("torch.")) == want  # fmt: skip
+            whole = _real_cache_bytes(model, tokens, batch, windowed=False)
+            assert kv_cache_bytes(model.config, tokens, batch=batch, dtype=dtype,
+                                  windowed=False) == whole >= want  # fmt: skip
 
 
 def test_kv_cache_bytes_of_smollm2_and_gemma2_27b_configs():
@@ -394,7 +398,7 @@ def test_more_threads_than_cores_are_refused(argv, threads, capsys, nothing_open
     extra = ["--out", str(tmp_path / "out")] if argv[0] in ("repro", "reproduce") else []
     refused(capsys, [*argv, "--threads", str(threads), *extra],
             f"--threads must be <= {CORES}, the cores of this machine; got {threads} "
-            "(0: use them all)")  # fmt: skip
+            "(0: the cores free now)")  # fmt: skip
 
 
 def test_thread_count_bounds(monkeypatch):
@@ -411,7 +415,7 @@ def test_thread_count_bounds(monkeypatch):
     with pytest.raises(CommandError) as info:
         thread_count(3)
     assert str(info.value) == ("--threads must be <= 2, numba's thread pool "
-                               "(NUMBA_NUM_THREADS); got 3 (0: use them all)")  # fmt: skip
+                               "(NUMBA_NUM_THREADS); got 3 (0: the cores free now)")  # fmt: skip
     with pytest.raises(CommandError, match="--threads must be >= 0, got -1"):
         thread_count(-1)
 
