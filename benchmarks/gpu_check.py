@@ -17,8 +17,14 @@ Checks, each printed on its own line:
    early exit without and with an exit adapter, an unrelated model, an ``hf:`` drafter loaded
    from disk by ``make_drafter``) against the autoregressive reference of the same backend; a
    tokenizer mismatch refused; standard SD running;
-3. without ``--small``, two distillation steps of an exit adapter on the device;
-4. timing: the samplers on a verify block of 9 rows at V = 256,000 against copying the block.
+3. per model and dtype, the engine users call: ``disd_generate`` on a ragged left-padded batch
+   of four prompts (four seeds; DISD with two drafters, SD, strong multi-draft) against each
+   row's single-sequence reference, and ``KeyedRace`` through ``generate`` (alone and with an
+   assistant), all with the torch sampler on the device; every floating-point tensor those
+   runs read to the host is counted, and any is a failure (logits stay on the device; only
+   integers cross per round);
+4. without ``--small``, two distillation steps of an exit adapter on the device;
+5. timing: the samplers on a verify block of 9 rows at V = 256,000 against copying the block.
 
 A sequence that differs from the reference is printed with its first differing position: in
 low precision a verify pass and one-token steps round the logits differently, which can flip
@@ -27,15 +33,18 @@ The exit status is 1 when a sampler disagreement is not a near-tie or a check ra
 """
 
 import argparse
+import contextlib
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+import coupling.decoding as decoding_package
+import coupling.simulate as simulate_package
 import numpy as np
 import torch
 import transformers
-from coupling.decoding import autoregressive, disd, standard_sd
+from coupling.decoding import KeyedRace, autoregressive, disd, disd_generate, standard_sd
 from coupling.decoding.lm import CachedLM
 from coupling.decoding.sampling import SamplingConfig
 from coupling.paper_repro.bench import device_block_benchmarks
@@ -48,6 +57,8 @@ from coupling.simulate import gumbel_sample, uniform, wmh_sample
 VOCAB = 512
 NEAR_TIE = 2.0**-48  # relative gap of the two leading race keys below which a flip is a near-tie
 PROMPT = [1, 5, 9, 42, 7]
+BATCH = (PROMPT, [1, 9, 4], [1, 2, 3, 4, 5, 6, 7], [1, 11])  # a ragged batch, left-padded
+HOST_READS = ("tolist", "item", "cpu", "numpy", "__array__", "__float__")
 
 
 def word_tokenizer(vocab=VOCAB):
@@ -201,6 +212,88 @@ def check_model(kind, dtype, device, small, tmp, out):
     return 0, runs, differ
 
 
+@contextlib.contextmanager
+def host_float_reads():
+    """Record every floating-point tensor that ``coupling.decoding`` or ``coupling.simulate``
+    reads to the host inside the block (method, shape, file:line): the Tensor methods that copy
+    values out, wrapped for the block's duration and restored after. On a CPU nothing is
+    copied, but the same call on a GPU would copy: an empty list is the rule either way."""
+    ours = tuple(str(Path(m.__file__).parent) for m in (decoding_package, simulate_package))
+    reads, originals = [], {name: getattr(torch.Tensor, name) for name in HOST_READS}
+
+    def wrapped(name, original):
+        def read(self, *args, **kwargs):
+            caller = sys._getframe(1)
+            if self.is_floating_point() and caller.f_code.co_filename.startswith(ours):
+                where = f"{Path(caller.f_code.co_filename).name}:{caller.f_lineno}"
+                reads.append((name, tuple(self.shape), where))
+            return original(self, *args, **kwargs)
+
+        return read
+
+    try:
+        for name, original in originals.items():
+            setattr(torch.Tensor, name, wrapped(name, original))
+        yield reads
+    finally:
+        for name, original in originals.items():
+            setattr(torch.Tensor, name, original)
+
+
+def check_engine(kind, dtype, device, small, out):
+    """``disd_generate`` and ``KeyedRace`` on the device against the single-sequence reference;
+    returns (failures, rows compared, rows differing)."""
+    name = f"[engine {kind} {str(dtype).removeprefix('torch.')}]"
+    target = tiny(kind, 0, 6, dtype, device)
+    drafters = [tiny(kind, 7, 2, dtype, device), tiny(kind, 8, 3, dtype, device)]
+    width = max(len(p) for p in BATCH)
+    ids = torch.tensor([[0] * (width - len(p)) + p for p in BATCH], device=device)
+    mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in BATCH], device=device)
+    seeds, tokens = [0, 1, 2, 3], 8 if small else 24
+    common = {"attention_mask": mask, "seed": seeds, "max_new_tokens": tokens, "backend": "torch"}
+    sampling = SamplingConfig()
+    refs = [autoregressive(CachedLM(target), p, seed=s, max_new_tokens=tokens, sampling=sampling,
+                           backend="torch").tokens for p, s in zip(BATCH, seeds)]  # fmt: skip
+    rows = differ = 0
+    with host_float_reads() as reads, quiet_transformers():  # its assistant's own notices
+        runs = [(f"disd, drafter {i}", disd_generate(target, d, ids, eos_token_id=[], **common))
+                for i, d in enumerate(drafters)]  # fmt: skip
+        sd = disd_generate(target, drafters[0], ids, method="sd", eos_token_id=[], **common)
+        strong = disd_generate(target, drafters[0], ids, method="mdisd-strong", drafts=2,
+                               eos_token_id=[], **common)  # fmt: skip
+        race = KeyedRace(seed=seeds, attention_mask=mask, backend="torch")
+        plain = target.generate(ids, attention_mask=mask, do_sample=False, max_new_tokens=tokens,
+                                logits_processor=[race], pad_token_id=0)  # fmt: skip
+        assisted = target.generate(ids[:1, width - len(PROMPT) :], do_sample=False,
+                                   max_new_tokens=tokens, pad_token_id=0,
+                                   logits_processor=[KeyedRace(seed=0, backend="torch")],
+                                   assistant_model=drafters[1])  # fmt: skip
+    for label, result in runs:
+        for r, ref in enumerate(refs):
+            got = result.sequences[r, width : width + int(result.new_tokens[r])].tolist()
+            rows += 1
+            if got != ref[: len(got)] or len(got) != tokens:
+                differ += 1
+                out(f"{name} differs: {label}, row {r}")
+    for r, ref in enumerate(refs):
+        rows += 1
+        if plain[r, width:].tolist()[: len(ref)] != ref:
+            differ += 1
+            out(f"{name} differs: generate + KeyedRace, row {r}")
+    rows += 1
+    if assisted[0, len(PROMPT) :].tolist() != refs[0][: assisted.shape[1] - len(PROMPT)]:
+        differ += 1
+        out(f"{name} differs: assisted generation + KeyedRace")
+    calls = int(sd.target_calls.sum()), int(strong.target_calls.sum())
+    out(f"{name} {rows - differ} of {rows} rows equal the reference (disd_generate with two "
+        f"drafters, generate + KeyedRace alone and assisted); SD / strong multi-draft: {calls[0]} "
+        f"/ {calls[1]} target calls for 4 x {tokens} tokens; floats read to the host: "
+        f"{len(reads)}")  # fmt: skip
+    for read in reads[:5]:
+        out(f"{name} FAILED: a float tensor read to the host: {read}")
+    return int(bool(reads)), rows, differ
+
+
 def run(device="cuda", *, small=False, timing=True, out=print):
     """Every check on ``device``; returns a summary dict (failures, sequences, differing)."""
     dev = check_device(device)
@@ -209,7 +302,7 @@ def run(device="cuda", *, small=False, timing=True, out=print):
         f"{transformers.__version__}, {torch.get_num_threads()} CPU threads")  # fmt: skip
     start = time.perf_counter()
     failures = check_samplers(str(dev), small, out)
-    summary = {"sequences": {}, "differing": {}}
+    summary = {"sequences": {}, "differing": {}, "engine rows": {}, "engine differing": {}}
     with tempfile.TemporaryDirectory() as tmp:
         for kind in ("llama", "gemma2"):
             for dtype in (torch.float32, torch.bfloat16):
@@ -218,6 +311,10 @@ def run(device="cuda", *, small=False, timing=True, out=print):
                 failures += bad
                 summary["sequences"][label] = runs
                 summary["differing"][label] = differ
+                bad, rows, differ = check_engine(kind, dtype, str(dev), small, out)
+                failures += bad
+                summary["engine rows"][label] = rows
+                summary["engine differing"][label] = differ
         if not small:  # the data is the standard library's docstrings: slow to gather
             check_distill(str(dev), Path(tmp), out)
     if timing:

@@ -4,7 +4,8 @@ Imported only when a sampler is handed a tensor
 (:func:`coupling.simulate.validation.is_tensor`), so ``import coupling`` never needs torch. Same
 specification as :mod:`coupling.simulate.randomness`, same races as
 :mod:`coupling.simulate._kernels`, written as whole-tensor operations so nothing but integers
-(and one small validation read per call, a second for keys held in a tensor) crosses to the host:
+crosses to the host (one small read of validation flags per call, a second for keys held in a
+tensor; the floats of a row are read only to name the problem of a row that fails its check):
 
 * 64-bit words live in int64 tensors. Addition and multiplication wrap modulo :math:`2^{64}`
   in two's complement exactly as uint64 arithmetic does; a logical right shift is the
@@ -146,31 +147,30 @@ def wmh_rows(p, st_time, st_height):
     return taken.argmin(dim=1)
 
 
-def _check_rows(p, normalize, extra=()):
+def _check_rows(p, normalize, checks=()):
     """Validate the distributions ``p`` (V,) or (R, V), of any real dtype and any strides, on
-    its device with one read: per row the count of NaN, infinite or negative entries and the
-    sum, plus the ``extra`` scalars (read back too). The tolerance is the one rule of both
-    backends, that of p's dtype and length (:func:`~coupling.simulate.validation.sum_tolerance`);
-    rows not clearly fine go to :func:`as_distribution` on the host, which names the problem
-    (or accepts). Returns the rows as a contiguous float64 (R, V) tensor, divided by their sums
-    where ``as_distribution`` would rescale them
-    (:func:`~coupling.simulate.validation.needs_rescale`), and the extra values."""
+    its device with one read of integers: per row whether it is clearly fine
+    (:func:`~coupling.simulate.validation.clearly_fine`: no NaN, infinite or negative entry and
+    the sum inside the one tolerance rule of both backends,
+    :func:`~coupling.simulate.validation.sum_tolerance`), plus the caller's ``checks``
+    (0-d boolean tensors) as 0/1. Rows not clearly fine go to :func:`as_distribution` on the
+    host, which names the problem (or accepts). Returns the rows as a contiguous float64
+    (R, V) tensor, divided by their sums on the device where ``as_distribution`` would rescale
+    them (:func:`~coupling.simulate.validation.needs_rescale`; the others are divided by
+    exactly 1), and the checks as Python bools. No float of the rows crosses to the host."""
     check_tensor_dtype(p, "p")
     source = p.reshape(-1, p.shape[-1])
     rows = source.detach().to(torch.float64).contiguous()
-    bad = (~torch.isfinite(rows) | (rows < 0)).sum(dim=1).to(torch.float64)
-    summary = torch.cat([bad, rows.sum(dim=1), *(torch.reshape(x, (1,)).double() for x in extra)])
-    values = summary.tolist()
+    bad = (~torch.isfinite(rows) | (rows < 0)).sum(dim=1)
+    totals = rows.sum(dim=1)
+    fine = clearly_fine(bad, totals, sum_tolerance(p.dtype, rows.shape[1]), normalize)
+    flags = torch.cat([fine, *(torch.reshape(x, (1,)) for x in checks)]).to(torch.int8).tolist()
     count = rows.shape[0]
-    totals = values[count : 2 * count]
-    tolerance = sum_tolerance(p.dtype, rows.shape[1])
     for r in range(count):
-        if not clearly_fine(values[r], totals[r], tolerance, normalize):
+        if not flags[r]:
             as_distribution(source[r], f"p[{r}]" if count > 1 else "p", normalize=normalize)
-    if any(needs_rescale(t, normalize) for t in totals):
-        scale = [t if needs_rescale(t, normalize) else 1.0 for t in totals]
-        rows = rows / torch.tensor(scale, dtype=torch.float64, device=rows.device)[:, None]
-    return rows, values[2 * count :]
+    scale = totals if normalize else torch.where(needs_rescale(totals, normalize), totals, 1.0)
+    return rows / scale[:, None], [bool(x) for x in flags[count:]]
 
 
 def _device_keys(x, name, device):
@@ -249,13 +249,16 @@ def inverse_cdf_sample(p, u):
         u = u.to(device=p.device, dtype=torch.float64).reshape(-1)
         if u.numel() != count:
             raise ValueError(f"u must hold one value per row ({count}), got {u.numel()}")
-        rows, (low, high) = _check_rows(p, True, (u.min(), u.max()))
+        rows, (in_range,) = _check_rows(p, True, (((u >= 0) & (u < 1)).all(),))
+        if not in_range:  # the error path alone reads the values
+            low, high = float(u.min()), float(u.max())
+            raise ValueError(f"u must lie in [0, 1), got {low if not low >= 0 else high!r}")
     else:
-        low = high = float(u)
+        u = float(u)
         rows, _ = _check_rows(p, True)
-        u = torch.full((count,), low, dtype=torch.float64, device=p.device)
-    if not 0.0 <= low <= high < 1.0:
-        raise ValueError(f"u must lie in [0, 1), got {low if low < 0 else high!r}")
+        if not 0.0 <= u < 1.0:
+            raise ValueError(f"u must lie in [0, 1), got {u!r}")
+        u = torch.full((count,), u, dtype=torch.float64, device=p.device)
     cdf = torch.cumsum(rows, dim=1)
     n = cdf.shape[1]
     i = torch.searchsorted(cdf, (u * cdf[:, -1])[:, None], right=True)[:, 0]

@@ -140,17 +140,23 @@ def clearly_fine(bad, total, tolerance, normalize):
     """Whether a row with ``bad`` invalid entries (NaN, infinite, negative) summing to
     ``total`` needs no second look: none invalid and the sum far inside ``tolerance`` (or
     positive, when it is to be rescaled). Any other row goes to :func:`as_distribution`, which
-    names its problem or accepts it. The one-pass checks of both backends use it."""
-    if bad:
-        return False
-    return total > 0 if normalize else abs(total - 1.0) <= tolerance / 2
+    names its problem or accepts it. The one-pass checks of both backends use it; elementwise
+    on arrays and tensors (the torch backend decides on the device and reads back only the
+    flags).
+
+    >>> bool(clearly_fine(0, 1.0 + 1e-12, 1e-9, False)), bool(clearly_fine(1, 1.0, 1e-9, False))
+    (True, False)
+    """
+    in_range = total > 0 if normalize else abs(total - 1.0) <= tolerance / 2
+    return (bad == 0) & in_range
 
 
 def needs_rescale(total, normalize):
     """Whether an accepted row summing to ``total`` is divided by it: always when
     ``normalize``, else when it is off 1 by more than ``SUM_TOLERANCE`` (within its dtype's
-    rounding, or it would have been refused), as :func:`as_distribution` does."""
-    return normalize or abs(total - 1.0) > SUM_TOLERANCE
+    rounding, or it would have been refused), as :func:`as_distribution` does. Elementwise on
+    arrays and tensors, like :func:`clearly_fine`."""
+    return normalize | (abs(total - 1.0) > SUM_TOLERANCE)
 
 
 def as_pair(p, q, *, normalize=False):

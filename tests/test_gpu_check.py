@@ -23,4 +23,6 @@ def test_gpu_check_runs_on_the_cpu():
         assert summary["sequences"][label] > 0
     for label in ("llama-float32", "gemma2-float32"):  # no floating-point flips in float32
         assert summary["differing"][label] == 0, text
+        assert summary["engine rows"][label] == 13 and summary["engine differing"][label] == 0
+    assert "floats read to the host: 0" in text
     assert "refused as it should" in text and "[timing] wmh block" in text

@@ -303,6 +303,76 @@ def test_sd_and_multidraft_share_the_entry_and_match_the_single_runs(models):
                 assert all(_new_tokens(o, width)[r] == want for o in outs)
 
 
+# --- what crosses to the host, and low precision --------------------------------------------
+
+@pytest.fixture
+def float_reads():
+    """Every floating-point tensor the engine or the samplers read to the host inside the test
+    (``host_float_reads`` of benchmarks/gpu_check.py, the accelerator check's own audit). On a
+    CPU nothing is copied, but the same call on a GPU would copy: an empty list is the
+    architecture's rule, checked without a GPU (only integers cross per round)."""
+    import importlib.util
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parent.parent / "benchmarks" / "gpu_check.py"
+    spec = importlib.util.spec_from_file_location("gpu_check", script)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    with module.host_float_reads() as reads:
+        yield reads
+
+
+@pytest.mark.parametrize("coupling", ["gumbel", "wmh"])
+def test_only_integers_cross_to_the_host_with_the_torch_backend(models, coupling, float_reads):
+    target, drafters = models
+    ids, mask = _padded(PROMPTS)
+    sampling = {"temperature": 0.8, "top_k": 20, "top_p": 0.9}
+    runs = [("disd", {"coupling": coupling}), ("sd", {}),
+            ("mdisd-strong", {"drafts": 2}), ("mdisd-conditional", {"drafts": 2})]  # fmt: skip
+    for method, extra in runs:
+        if method != "disd" and coupling != "gumbel":
+            continue
+        out = disd_generate(target, drafters[0], ids, attention_mask=mask, seed=[0, 1, 2, 3],
+                            max_new_tokens=8, method=method, backend="torch", **sampling,
+                            **extra)  # fmt: skip
+        assert int(out.new_tokens.sum()) > 0
+    race = KeyedRace(seed=[0, 1, 2, 3], attention_mask=mask, backend="torch",
+                     coupling=coupling, **sampling)  # fmt: skip
+    target.generate(ids, attention_mask=mask, do_sample=False, max_new_tokens=6,
+                    logits_processor=[race], pad_token_id=0)  # fmt: skip
+    assert float_reads == []
+
+
+def test_the_audit_sees_a_float_read(float_reads):
+    """The audit's own check: the numba backend reads the distributions to the host."""
+    target = tiny_llama(0, layers=1)
+    disd_generate(target, tiny_llama(1, layers=1), torch.tensor([PROMPTS[0]]), seed=0,
+                  max_new_tokens=2, backend="numba")  # fmt: skip
+    assert any(method in ("cpu", "numpy") for method, _, _ in float_reads)
+
+
+@pytest.mark.parametrize("dtype", ["bfloat16", "float16"])
+def test_low_precision_models_decode_as_the_project_loop(dtype):
+    """Any dtype: bfloat16 and float16 models through ``disd_generate`` (a batch of one, whose
+    passes are the loop's own) give the project's loop's tokens and counters for two drafters
+    and both couplings, on both backends; the sequences are int64 on the input's device."""
+    cast = getattr(torch, dtype)
+    for make in (tiny_llama, tiny_gemma2):
+        target = make(0, scale=3.0).to(cast)
+        for drafter in (make(1, scale=3.0).to(cast), make(2).to(cast)):
+            for coupling, backend in (("gumbel", "numba"), ("wmh", "torch")):
+                out = disd_generate(target, drafter, torch.tensor([PROMPTS[0]]), seed=3,
+                                    max_new_tokens=NEW, coupling=coupling, backend=backend,
+                                    eos_token_id=[])  # fmt: skip
+                loop = run_method(f"disd-{coupling}", CachedLM(target),
+                                  ModelDrafter(drafter, "d"), PROMPTS[0], seed=3, gamma=4,
+                                  max_new_tokens=NEW, sampling=SamplingConfig(),
+                                  backend=backend)  # fmt: skip
+                assert out.sequences.dtype == torch.int64
+                assert _new_tokens(out, len(PROMPTS[0]))[0] == loop.tokens
+                assert int(out.target_calls[0]) == loop.stats.target_calls
+
+
 def test_custom_generate_hook_equals_the_direct_call(models):
     target, drafters = models
     ids = torch.tensor([PROMPTS[0]])
