@@ -296,14 +296,20 @@ def disd_custom_generate(model, input_ids, logits_processor=None, stopping_crite
     applies temperature, top-k and top-p itself (the warpers transformers builds for them with
     ``do_sample=True`` are set aside) and refuses any other logits processor. transformers does
     not forward a ``streamer`` or the ``tokenizer`` (so no stop strings) to a custom callable:
-    for those call :func:`disd_generate` directly. Returns ``sequences``, or the full output
-    with ``return_dict_in_generate=True``."""
+    for those call :func:`disd_generate` directly. DISD samples whatever ``do_sample`` says (the
+    race is its sampler); beam search and ``num_return_sequences > 1`` are refused. Returns
+    ``sequences``, or the full output with ``return_dict_in_generate=True``."""
+    cfg = generation_config
+    for name in ("num_beams", "num_return_sequences"):
+        if (getattr(cfg, name, None) or 1) > 1:
+            raise ValueError(f"disd_custom_generate decodes one sequence per prompt, so {name} "
+                             f"must be 1, got {getattr(cfg, name)}: for several samples of a "
+                             "prompt, repeat it with one seed per row")  # fmt: skip
     others = [p for p in logits_processor or [] if type(p).__name__ not in _SAMPLING_WARPERS]
     if others:
         names = ", ".join(type(p).__name__ for p in others)
         raise ValueError(f"disd_custom_generate applies temperature, top_k and top_p itself; "
                          f"remove the other logits processors ({names})")  # fmt: skip
-    cfg = generation_config
     max_new = cfg.max_new_tokens
     if max_new is None:
         max_new = cfg.max_length - input_ids.shape[1]

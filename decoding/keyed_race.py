@@ -28,7 +28,7 @@ import numpy as np
 import torch
 from coupling.decoding._loop import check_backend
 from coupling.decoding.disd import COUPLINGS, DisdRule
-from coupling.decoding.plan import as_row_seeds
+from coupling.decoding.plan import as_row_seeds, check_left_mask
 from coupling.decoding.sampling import SamplingConfig
 from transformers import LogitsProcessor
 
@@ -92,18 +92,23 @@ class KeyedRace(LogitsProcessor):
                  attention_mask=None, backend="auto"):  # fmt: skip
         if coupling not in COUPLINGS:
             raise ValueError(f"coupling must be one of {', '.join(COUPLINGS)}, got {coupling!r}")
-        self.sampling = SamplingConfig(temperature=temperature, top_k=top_k, top_p=top_p)
+        try:
+            self.sampling = SamplingConfig(temperature=temperature, top_k=top_k, top_p=top_p)
+        except (TypeError, ValueError) as exc:
+            if "temperature" not in str(exc):
+                raise
+            raise type(exc)(f"temperature must be a number > 0, got {temperature!r}: for "
+                            "greedy decoding call generate(do_sample=False) without KeyedRace"
+                            ) from None  # fmt: skip
         self.coupling = coupling
         self.backend = check_backend(backend)
         self.seeds = as_row_seeds(seed)
-        self.per_row = not isinstance(seed, int | np.integer)
+        self.per_row = isinstance(seed, list | tuple) or getattr(seed, "ndim", 0) == 1
         self._rules = {s: DisdRule(s, coupling, backend) for s in self.seeds}
         self.pads = None
         if attention_mask is not None:
-            mask = torch.as_tensor(attention_mask)
-            if mask.ndim != 2:
-                raise ValueError(f"attention_mask must be (batch, length), got {tuple(mask.shape)}")
-            self.pads = (mask.shape[1] - mask.to(torch.int64).sum(dim=1)).cpu()
+            mask = check_left_mask(attention_mask)
+            self.pads = mask.shape[1] - mask.to(torch.int64).sum(dim=1)
         if self.per_row and self.pads is not None and len(self.pads) != len(self.seeds):
             raise ValueError(f"seed lists {len(self.seeds)} seeds but attention_mask has "
                              f"{len(self.pads)} rows")  # fmt: skip

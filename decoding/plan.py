@@ -8,11 +8,17 @@ how rows stop. A mistake is one ValueError or TypeError naming it:
 * two models over different vocabularies (output heads, and the tokenizers when both are
   given), a drafter whose logits land on another device, a model whose KV cache cannot be
   masked and cropped (encoder-decoder, recurrent, custom caches);
-* token ids out of range, a mask of another shape, right padding, a padded batch without a
-  mask, a prompt beyond either model's context, KV caches beyond the device's memory;
-* stop strings without a tokenizer, a streamer with more than one row.
+* a model in training mode (dropout would make the tokens depend on more than the seed);
+* token ids out of range (the prompt's, and EOS and pad ids given), a mask of another shape,
+  right padding, a padded batch without a mask, a prompt beyond either model's context, KV
+  caches beyond the device's memory;
+* stop strings without a tokenizer, a streamer with more than one row, stopping criteria that
+  are not callables.
+
+Integers may be Python ints, numpy integers or 0-d integer tensors.
 """
 
+import numbers
 from dataclasses import dataclass
 
 from coupling.decoding._loop import check_backend, eos_ids
@@ -24,19 +30,73 @@ from coupling.decoding.sampling import SamplingConfig
 from coupling.decoding.standard import StandardRule
 from coupling.simulate.validation import as_seed
 
-__all__ = ["GENERATE_METHODS", "GenerationPlan", "as_row_seeds", "check_vocabularies",
-           "plan_generation"]  # fmt: skip
+__all__ = ["GENERATE_METHODS", "GenerationPlan", "as_row_seeds", "check_left_mask",
+           "check_vocabularies", "plan_generation"]  # fmt: skip
 
 #: ``disd_generate``'s methods: DISD (``coupling`` gumbel or wmh), standard SD, multi-draft DISD.
 GENERATE_METHODS = ("disd", "sd", "mdisd-strong", "mdisd-conditional")
 
 
+def _is_int(value):
+    """An integer: a Python or numpy int, or a 0-d integer tensor (never a bool)."""
+    if hasattr(value, "ndim") and hasattr(value, "tolist") and value.ndim == 0:
+        value = value.tolist()
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool) and \
+        type(value).__name__ != "bool_"  # fmt: skip
+
+
 def _int(value, name, low):
-    if isinstance(value, bool) or not isinstance(value, int):
+    if not _is_int(value):
         raise TypeError(f"{name} must be an int, got {value!r}")
+    value = int(value)
     if value < low:
         raise ValueError(f"{name} must be >= {low}, got {value}")
     return value
+
+
+def _token_ids(value, name, vocab):
+    """``value`` (an int, or a list / 1-D tensor of ints) as a list of ids in [0, vocab)."""
+    if _is_int(value):
+        values = [value]
+    elif isinstance(value, str | bytes) or not hasattr(value, "__iter__"):
+        raise TypeError(f"{name} must be a token id (int) or a list of them, got {value!r}")
+    else:
+        values = value.tolist() if hasattr(value, "tolist") else list(value)
+        if not all(_is_int(x) for x in values):
+            raise TypeError(f"{name} must be a token id (int) or a list of them, got {value!r}")
+    ids = [int(x) for x in values]
+    outside = [x for x in ids if not 0 <= x < vocab]
+    if outside:
+        raise ValueError(f"{name} {outside[0]} lies outside the vocabulary [0, {vocab})")
+    return ids
+
+
+def _check_eval(model, name):
+    if getattr(model, "training", False):
+        raise ValueError(f"{name} is in training mode (dropout on), so its tokens would not be "
+                         f"fixed by the seed: call {name}.eval() first")  # fmt: skip
+
+
+def check_left_mask(attention_mask, shape=None):
+    """``attention_mask`` as a (B, L) bool tensor on the CPU, checked: (B, L) (``shape`` when
+    given), only 0 and 1, a real token in every row, left padding only (no 0 after a 1)."""
+    import torch
+
+    mask = torch.as_tensor(attention_mask).to("cpu")
+    if shape is None and mask.ndim != 2:
+        raise ValueError(f"attention_mask must be (batch, length), got shape {tuple(mask.shape)}")
+    if shape is not None and tuple(mask.shape) != tuple(shape):
+        raise ValueError(f"attention_mask has shape {tuple(mask.shape)}, input_ids "
+                         f"{tuple(shape)}: they must match")  # fmt: skip
+    if not bool(((mask == 0) | (mask == 1)).all()):
+        raise ValueError("attention_mask must hold only 0 and 1")
+    mask = mask.to(torch.bool)
+    if not bool(mask.any(dim=1).all()):
+        raise ValueError("a row of attention_mask is all 0: every prompt needs a token")
+    if bool((mask[:, :-1] & ~mask[:, 1:]).any()):
+        raise ValueError("attention_mask has padding after a real token: decoder-only "
+                         "generation needs left padding (tokenizer padding_side='left')")
+    return mask
 
 
 def _head(model, name):
@@ -67,9 +127,10 @@ def check_vocabularies(target, drafter, tokenizer=None, drafter_tokenizer=None):
                              "one vocabulary")  # fmt: skip
 
 
-def _check_prompt(input_ids, attention_mask, vocab, pad_token_id, bos_token_id):
+def _check_prompt(input_ids, attention_mask, vocab, pads, bos_token_id):
     """The batch as (ids (B, L) int64 on the CPU, mask (B, L) bool): 2-D, token ids in range,
-    left padding only, a mask wherever the batch looks padded."""
+    left padding only, a mask wherever the batch looks padded (a row starting with one of the
+    ``pads`` ids that is not the BOS)."""
     import torch
 
     ids = torch.as_tensor(input_ids)
@@ -83,25 +144,14 @@ def _check_prompt(input_ids, attention_mask, vocab, pad_token_id, bos_token_id):
     ids = ids.to("cpu", torch.int64)
     low, high = int(ids.min()), int(ids.max())
     if attention_mask is None:
-        if ids.shape[0] > 1 and pad_token_id is not None and pad_token_id != bos_token_id and \
-                bool((ids[:, 0] == pad_token_id).any()):  # fmt: skip
-            raise ValueError(f"the batch looks left-padded (rows start with pad token "
-                             f"{pad_token_id}) but no attention_mask was given: pass the "
-                             "tokenizer's attention_mask")  # fmt: skip
+        for pad in sorted({p for p in pads if p is not None and p != bos_token_id}):
+            if ids.shape[0] > 1 and bool((ids[:, 0] == pad).any()):
+                raise ValueError(f"the batch looks left-padded (rows start with pad token "
+                                 f"{pad}) but no attention_mask was given: pass the "
+                                 "tokenizer's attention_mask")  # fmt: skip
         mask = torch.ones_like(ids, dtype=torch.bool)
     else:
-        mask = torch.as_tensor(attention_mask).to("cpu")
-        if tuple(mask.shape) != tuple(ids.shape):
-            raise ValueError(f"attention_mask has shape {tuple(mask.shape)}, input_ids "
-                             f"{tuple(ids.shape)}: they must match")  # fmt: skip
-        if not bool(((mask == 0) | (mask == 1)).all()):
-            raise ValueError("attention_mask must hold only 0 and 1")
-        mask = mask.to(torch.bool)
-        if not bool(mask.any(dim=1).all()):
-            raise ValueError("a row of attention_mask is all 0: every prompt needs a token")
-        if bool((mask[:, :-1] & ~mask[:, 1:]).any()):
-            raise ValueError("attention_mask has padding after a real token: decoder-only "
-                             "generation needs left padding (tokenizer padding_side='left')")
+        mask = check_left_mask(attention_mask, ids.shape)
         real = ids[mask]
         low, high = int(real.min()), int(real.max())
     if low < 0 or high >= vocab:
@@ -134,6 +184,8 @@ def as_row_seeds(seed, rows=None):
     sequence (or a 1-D tensor or array) gives one per row and must have ``rows`` entries when
     ``rows`` is known. Each seed is checked like every public seed (an int in [0, 2^64))."""
     if hasattr(seed, "tolist") and hasattr(seed, "ndim"):  # a numpy array or torch tensor
+        if seed.ndim == 0:  # one seed (a numpy or 0-d tensor int) for every row
+            return as_row_seeds(seed.tolist(), rows)
         if seed.ndim != 1:
             shape = tuple(seed.shape)
             raise ValueError(f"seed must be an int or one int per row, got shape {shape}")
@@ -207,24 +259,41 @@ def plan_generation(target, drafter, input_ids, *, seed, attention_mask, gamma, 
                         "for greedy decoding call target.generate(input_ids, do_sample=False)"
                         ) from None  # fmt: skip
     check_vocabularies(target, drafter, tokenizer, drafter_tokenizer)
+    _check_eval(target, "target")
+    _check_eval(drafter, "drafter")
     t_dev = target.get_output_embeddings().weight.device
     d_dev = drafter.get_output_embeddings().weight.device
     if t_dev != d_dev:
         raise ValueError(f"the drafter's logits land on {d_dev}, the target's on {t_dev}: load "
                          "the drafter on the target's device")  # fmt: skip
     config = target.generation_config
-    eos = config.eos_token_id if eos_token_id is None else eos_token_id
-    first = eos if isinstance(eos, int) or eos is None else next(iter(eos), None)
-    eos = eos_ids(eos)
-    pad = pad_token_id if pad_token_id is not None else config.pad_token_id
-    pad = pad if pad is not None else (first if first is not None else 0)
     vocab = target.get_output_embeddings().weight.shape[0]
-    ids, mask = _check_prompt(input_ids, attention_mask, vocab, pad, config.bos_token_id)
+    if eos_token_id is None:  # the model's own: ids as its config gives them
+        eos = config.eos_token_id
+        eos = [] if eos is None else [eos] if isinstance(eos, int) else list(eos)
+    else:
+        eos = _token_ids(eos_token_id, "eos_token_id", vocab)
+    if pad_token_id is not None:
+        if not _is_int(pad_token_id):
+            raise TypeError(f"pad_token_id must be one token id (int), got {pad_token_id!r}")
+        pad = _token_ids(pad_token_id, "pad_token_id", vocab)[0]
+    else:
+        pad = config.pad_token_id if config.pad_token_id is not None else (eos or [0])[0]
+    pads = (pad, getattr(tokenizer, "pad_token_id", None))
+    ids, mask = _check_prompt(input_ids, attention_mask, vocab, pads, config.bos_token_id)
+    eos = eos_ids(eos)
     seeds = as_row_seeds(seed, ids.shape[0])
     _check_limits(target, drafter, ids, mask, max_new_tokens, gamma, drafts or 1)
     from transformers import StoppingCriteriaList, StopStringCriteria
 
-    criteria = StoppingCriteriaList(stopping_criteria or [])
+    if stopping_criteria is None:
+        stopping_criteria = []
+    elif not isinstance(stopping_criteria, list | tuple):
+        stopping_criteria = [stopping_criteria]  # one criterion
+    if not all(callable(c) for c in stopping_criteria):
+        raise TypeError("stopping_criteria must be a StoppingCriteria or a list of them, got "
+                        f"{stopping_criteria!r}")  # fmt: skip
+    criteria = StoppingCriteriaList(stopping_criteria)
     if stop_strings:
         if tokenizer is None:
             raise ValueError("stop_strings needs the tokenizer (tokenizer=...) to match them")

@@ -44,7 +44,8 @@ class SamplingConfig:
         try:
             as_real(self.temperature, "temperature", 0.0, open_low=True)
         except (ValueError, TypeError) as exc:
-            raise type(exc)(f"{exc}; use greedy decoding (--greedy) for the argmax") from None
+            raise type(exc)(f"{exc}; for the argmax use greedy=True (--greedy on the command line)"
+                            ) from None  # fmt: skip
         as_count(self.top_k, "top_k", minimum=0)  # 0 keeps every token
         as_real(self.top_p, "top_p", 0.0, 1.0, open_low=True)
 

@@ -5,6 +5,7 @@ against the project's single-sequence reference decoders."""
 import contextlib
 import warnings
 
+import numpy as np
 import pytest
 from coupling.decoding import (
     CachedLM,
@@ -421,6 +422,13 @@ REFUSALS = [
     ({"streamer": object()}, ValueError, "a streamer takes one sequence"),
     ({"max_new_tokens": 10_000}, ValueError, "target: a prompt of 6 tokens and 10,000 new"),
     ({"backend": "cuda"}, ValueError, "backend must be one of"),
+    ({"eos_token_id": 3.0}, TypeError, "eos_token_id must be a token id \\(int\\) or a list"),
+    ({"eos_token_id": "<eos>"}, TypeError, "eos_token_id must be a token id"),
+    ({"eos_token_id": [2, 10**6]}, ValueError, "eos_token_id 1000000 lies outside the vocab"),
+    ({"pad_token_id": -5}, ValueError, "pad_token_id -5 lies outside the vocabulary \\[0, 24\\)"),
+    ({"pad_token_id": "x"}, TypeError, "pad_token_id must be one token id"),
+    ({"stopping_criteria": [3]}, TypeError, "stopping_criteria must be a StoppingCriteria"),
+    ({"max_new_tokens": np.int64(0)}, ValueError, "max_new_tokens must be >= 1"),
 ]
 
 
@@ -429,9 +437,47 @@ def test_bad_arguments_are_refused_before_model_work(models, change, kind, messa
     target, drafters = models
     ids, mask = _padded(PROMPTS)
     args = {"seed": [0, 1, 2, 3], "attention_mask": mask, "max_new_tokens": NEW} | change
+    args = {"pad_token_id": 0} | args
     with _counting(target, drafters[0]) as sizes, pytest.raises(kind, match=message):
-        disd_generate(target, drafters[0], ids, pad_token_id=0, **args)
+        disd_generate(target, drafters[0], ids, **args)
     assert sizes == []  # neither model was called
+
+
+@pytest.mark.parametrize("which", ["target", "drafter"])
+def test_a_model_in_training_mode_is_refused(models, which):
+    """Dropout would make the tokens depend on more than the seed."""
+    target, drafters = models
+    model = target if which == "target" else drafters[0]
+    model.train()
+    try:
+        with _counting(target, drafters[0]) as sizes, pytest.raises(
+            ValueError, match=f"{which} is in training mode .* call {which}.eval\\(\\)"
+        ):
+            disd_generate(target, drafters[0], torch.tensor([PROMPTS[0]]), seed=0,
+                          max_new_tokens=4)  # fmt: skip
+    finally:
+        model.eval()
+    assert sizes == []
+
+
+def test_numpy_and_tensor_integers_are_ints(models):
+    """A numpy or 0-d tensor seed (and numpy counts) mean what the int means; one criterion
+    may be passed without a list; an EOS id may be a 0-d tensor."""
+    target, drafters = models
+    ids = torch.tensor([PROMPTS[0]])
+    want = disd_generate(target, drafters[0], ids, seed=3, max_new_tokens=6).sequences.tolist()
+    for seed in (np.int64(3), np.uint64(3), torch.tensor(3)):
+        got = disd_generate(target, drafters[0], ids, seed=seed, max_new_tokens=np.int32(6),
+                            gamma=np.int64(4), eos_token_id=torch.tensor(_eos(target)),
+                            stopping_criteria=transformers.MaxLengthCriteria(100))  # fmt: skip
+        assert got.sequences.tolist() == want
+    ids, mask = _padded(PROMPTS[:2])
+    out = target.generate(ids, attention_mask=mask, do_sample=False, max_new_tokens=NEW,
+                          logits_processor=[KeyedRace(seed=torch.tensor(5), attention_mask=mask)],
+                          pad_token_id=0)  # fmt: skip
+    for r, prompt in enumerate(PROMPTS[:2]):  # one seed for every row
+        want = _reference(target, prompt, 5, eos=_eos(target))
+        assert out[r, ids.shape[1] : ids.shape[1] + len(want)].tolist() == want
 
 
 def test_mismatched_models_and_inputs_are_refused():
@@ -454,6 +500,10 @@ def test_mismatched_models_and_inputs_are_refused():
         disd_generate(target, target, torch.tensor([[1, 99]]), seed=0, max_new_tokens=4)
     with pytest.raises(TypeError, match="token ids"):
         disd_generate(target, target, torch.tensor([[1.0, 2.0]]), seed=0, max_new_tokens=4)
+    for flag in ("num_beams", "num_return_sequences"):
+        with pytest.raises(ValueError, match=f"one sequence per prompt, so {flag} must be 1"):
+            target.generate(ids, custom_generate=disd_custom_generate, drafter=target, seed=0,
+                            max_new_tokens=4, do_sample=True, **{flag: 2})  # fmt: skip
     with pytest.raises(ValueError, match="remove the other logits processors \\(KeyedRace\\)"):
         target.generate(ids, custom_generate=disd_custom_generate, drafter=target, seed=0,
                         max_new_tokens=4, logits_processor=[KeyedRace(seed=0)])  # fmt: skip
@@ -462,8 +512,14 @@ def test_mismatched_models_and_inputs_are_refused():
 def test_keyed_race_refusals():
     with pytest.raises(ValueError, match="coupling must be one of"):
         KeyedRace(seed=0, coupling="gls")
-    with pytest.raises(ValueError, match="greedy"):
+    with pytest.raises(ValueError, match="generate\\(do_sample=False\\) without KeyedRace"):
         KeyedRace(seed=0, temperature=0)
+    mask = torch.tensor([[0, 1, 1], [1, 1, 1]])
+    for bad, message in ((mask * 0.5, "only 0 and 1"), (torch.tensor([[1, 1, 0]]), "left padding"),
+                         (torch.tensor([1, 1, 0]), "must be \\(batch, length\\)"),
+                         (torch.tensor([[0, 0, 0]]), "all 0")):  # fmt: skip
+        with pytest.raises(ValueError, match=message):
+            KeyedRace(seed=0, attention_mask=bad)
     race = KeyedRace(seed=[0, 1])
     with pytest.raises(ValueError, match="2 seeds, one per row, but the batch has 3"):
         race(torch.zeros((3, 2), dtype=torch.int64), torch.zeros((3, 5)))
