@@ -28,8 +28,7 @@ import numpy as np
 import torch
 from coupling.decoding._loop import check_backend
 from coupling.decoding.disd import COUPLINGS, DisdRule
-from coupling.decoding.plan import as_row_seeds, check_left_mask
-from coupling.decoding.sampling import SamplingConfig
+from coupling.decoding.plan import as_row_seeds, check_left_mask, sampling_config
 from transformers import LogitsProcessor
 
 __all__ = ["KeyedRace", "race_rows"]
@@ -92,14 +91,8 @@ class KeyedRace(LogitsProcessor):
                  attention_mask=None, backend="auto"):  # fmt: skip
         if coupling not in COUPLINGS:
             raise ValueError(f"coupling must be one of {', '.join(COUPLINGS)}, got {coupling!r}")
-        try:
-            self.sampling = SamplingConfig(temperature=temperature, top_k=top_k, top_p=top_p)
-        except (TypeError, ValueError) as exc:
-            if "temperature" not in str(exc):
-                raise
-            raise type(exc)(f"temperature must be a number > 0, got {temperature!r}: for "
-                            "greedy decoding call generate(do_sample=False) without KeyedRace"
-                            ) from None  # fmt: skip
+        self.sampling = sampling_config(temperature, top_k, top_p, "for greedy decoding call "
+                                        "generate(do_sample=False) without KeyedRace")
         self.coupling = coupling
         self.backend = check_backend(backend)
         self.seeds = as_row_seeds(seed)

@@ -31,7 +31,7 @@ from coupling.decoding.standard import StandardRule
 from coupling.simulate.validation import as_seed
 
 __all__ = ["GENERATE_METHODS", "GenerationPlan", "as_row_seeds", "check_left_mask",
-           "check_vocabularies", "plan_generation"]  # fmt: skip
+           "check_vocabularies", "plan_generation", "sampling_config"]  # fmt: skip
 
 #: ``disd_generate``'s methods: DISD (``coupling`` gumbel or wmh), standard SD, multi-draft DISD.
 GENERATE_METHODS = ("disd", "sd", "mdisd-strong", "mdisd-conditional")
@@ -69,6 +69,18 @@ def _token_ids(value, name, vocab):
     if outside:
         raise ValueError(f"{name} {outside[0]} lies outside the vocabulary [0, {vocab})")
     return ids
+
+
+def sampling_config(temperature, top_k, top_p, greedy_hint):
+    """The :class:`SamplingConfig` of the engine's entries; a temperature that is not a number
+    > 0 is refused with ``greedy_hint`` (where that entry's user finds greedy decoding)."""
+    try:
+        return SamplingConfig(temperature=temperature, top_k=top_k, top_p=top_p)
+    except (TypeError, ValueError) as exc:
+        if "temperature" not in str(exc):
+            raise
+        raise type(exc)(f"temperature must be a number > 0, got {temperature!r}: "
+                        f"{greedy_hint}") from None  # fmt: skip
 
 
 def _check_eval(model, name):
@@ -250,14 +262,9 @@ def plan_generation(target, drafter, input_ids, *, seed, attention_mask, gamma, 
     gamma = _int(gamma, "gamma", 1)
     max_new_tokens = _int(max_new_tokens, "max_new_tokens", 1)
     check_backend(backend)
-    try:
-        sampling = SamplingConfig(temperature=temperature, top_k=top_k, top_p=top_p)
-    except (TypeError, ValueError) as exc:
-        if "temperature" not in str(exc):
-            raise
-        raise type(exc)(f"temperature must be a number > 0, got {temperature!r}: DISD samples; "
-                        "for greedy decoding call target.generate(input_ids, do_sample=False)"
-                        ) from None  # fmt: skip
+    sampling = sampling_config(temperature, top_k, top_p,
+                               "DISD samples; for greedy decoding call "
+                               "target.generate(input_ids, do_sample=False)")  # fmt: skip
     check_vocabularies(target, drafter, tokenizer, drafter_tokenizer)
     _check_eval(target, "target")
     _check_eval(drafter, "drafter")
