@@ -166,21 +166,29 @@ def eos_ids(eos_token_id):
     return frozenset(int(x) for x in eos_token_id)
 
 
-def emit(out, stats, drafts, accepted, token, eos_token_id):
-    """Append a round's accepted drafts and its token to ``out``, counting them in ``stats``;
-    whether the end-of-sequence token was emitted (decoding stops)."""
-    for x in drafts[:accepted]:
-        out.append(x)
-        stats.drafted += 1
-        stats.accepted += 1
-        stats.accept_flags.append(True)
-        if x in eos_ids(eos_token_id):
+def emit(out, stats, drafts, accepted, token, ends):
+    """Append a round's accepted drafts and its token to ``out`` one at a time, counting them
+    in ``stats`` (the first rejected draft, if any, counts as drafted); ``ends(out)`` is asked
+    after each token and True stops the round there. Returns whether the sequence ended."""
+    for j, x in enumerate([*drafts[:accepted], token]):
+        out.append(int(x))
+        if j < accepted:
+            stats.drafted += 1
+            stats.accepted += 1
+            stats.accept_flags.append(True)
+        elif accepted < len(drafts):
+            stats.drafted += 1
+            stats.accept_flags.append(False)
+        if ends(out):
             return True
-    if accepted < len(drafts):
-        stats.drafted += 1
-        stats.accept_flags.append(False)
-    out.append(int(token))
-    return out[-1] in eos_ids(eos_token_id)
+    return False
+
+
+def at_eos(eos_token_id):
+    """The ``ends`` test of :func:`emit` for decoding that stops at ``eos_token_id`` (one id,
+    several or None)."""
+    ids = eos_ids(eos_token_id)
+    return lambda out: out[-1] in ids
 
 
 def decode(target, drafter, rule, prompt_ids, *, gamma, max_new_tokens, sampling,
@@ -198,6 +206,7 @@ def decode(target, drafter, rule, prompt_ids, *, gamma, max_new_tokens, sampling
     check_run(prompt, gamma, max_new_tokens, drafter)
     stats = DecodeStats()
     out = []
+    ends = at_eos(eos_token_id)
     start = time.perf_counter()
     target.reset()
     if drafter is not None:
@@ -217,7 +226,7 @@ def decode(target, drafter, rule, prompt_ids, *, gamma, max_new_tokens, sampling
         stats.target_calls += 1
         accepted, token = rule.verify_block(sampling.probs(logits), _stack(qs, logits),
                                             drafts, key)  # fmt: skip
-        if emit(out, stats, drafts, accepted, token, eos_token_id):
+        if emit(out, stats, drafts, accepted, token, ends):
             break
     stats.tokens = len(out)
     stats.seconds = time.perf_counter() - start

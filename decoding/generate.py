@@ -21,7 +21,7 @@ target work. Arguments are checked before any model work (:mod:`coupling.decodin
 from dataclasses import dataclass
 
 import torch
-from coupling.decoding._loop import DecodeStats, token_key
+from coupling.decoding._loop import DecodeStats, emit, token_key
 from coupling.decoding.plan import GENERATE_METHODS, plan_generation
 from coupling.decoding.streams import BatchStream
 from transformers.generation.utils import GenerateDecoderOnlyOutput
@@ -76,24 +76,17 @@ def _stops(row, plan):
 
 
 def _emit(row, plan, drafts, accepted, token):
-    """Append the accepted drafts and the token one at a time, stopping inside the block as
-    soon as the row ends; the counters follow :func:`coupling.decoding._loop.emit`."""
-    stats = row.stats
-    for j, x in enumerate([*drafts[:accepted], token]):
-        row.out.append(int(x))
-        if j < accepted:
-            stats.drafted += 1
-            stats.accepted += 1
-            stats.accept_flags.append(True)
-        elif accepted < len(drafts):
-            stats.drafted += 1
-            stats.accept_flags.append(False)
+    """Append the accepted drafts and the token one at a time (:func:`~coupling.decoding._loop.
+    emit`, the loop's counters), streaming each and stopping inside the block as soon as the
+    row ends."""
+
+    def ends(out):
         if plan.streamer is not None:
-            plan.streamer.put(torch.tensor([int(x)]))
-        if _stops(row, plan) or len(row.out) >= plan.max_new_tokens:
-            row.done = True
-            break
-    stats.tokens = len(row.out)
+            plan.streamer.put(torch.tensor([out[-1]]))
+        return _stops(row, plan) or len(out) >= plan.max_new_tokens
+
+    row.done = emit(row.out, row.stats, drafts, accepted, token, ends)
+    row.stats.tokens = len(row.out)
 
 
 def _draft(rows, plan, stream, budgets):

@@ -39,19 +39,14 @@ def race_rows(rules, seeds, probs, keys):
     ``keys[r]``. Rows sharing a seed are raced in one call. Returns an int64 tensor (R,) on
     ``probs``' device."""
     keys = torch.as_tensor(keys, dtype=torch.int64)
-    out = torch.empty(len(seeds), dtype=torch.int64)
+    out = torch.empty(len(seeds), dtype=torch.int64, device=probs.device)
     seeds_arr = np.asarray(seeds, dtype=np.uint64)
-    winners = {}
     for seed in dict.fromkeys(seeds):
-        idx = np.flatnonzero(seeds_arr == np.uint64(seed))
-        rows = probs[torch.as_tensor(idx, device=probs.device)]
-        winners[seed] = (idx, rules[seed].sample_rows(rows, keys[idx]))
-    if len(winners) == 1:  # the common case: one seed, no scatter
-        (_, (_, tokens)), = winners.items()
-        return torch.as_tensor(tokens, dtype=torch.int64).to(probs.device)
-    for idx, tokens in winners.values():
-        out[torch.as_tensor(idx)] = torch.as_tensor(tokens, dtype=torch.int64).cpu()
-    return out.to(probs.device)
+        rows = torch.as_tensor(np.flatnonzero(seeds_arr == np.uint64(seed)))
+        idx = rows.to(probs.device)
+        tokens = rules[seed].sample_rows(probs[idx], keys[rows])
+        out[idx] = torch.as_tensor(tokens, dtype=torch.int64).to(probs.device)
+    return out
 
 
 class KeyedRace(LogitsProcessor):

@@ -29,6 +29,7 @@ from coupling.decoding._loop import (
     DecodeResult,
     DecodeStats,
     as_tensor,
+    at_eos,
     check_backend,
     check_draft,
     check_run,
@@ -193,6 +194,7 @@ def decode_multidraft(target, drafter, rule, prompt_ids, *, gamma, max_new_token
 
     stats = DecodeStats()
     out = []
+    ends = at_eos(eos_token_id)
     start = time.perf_counter()
     target.reset()
     drafter.reset()
@@ -205,7 +207,7 @@ def decode_multidraft(target, drafter, rule, prompt_ids, *, gamma, max_new_token
         stats.target_calls += 1
         probs = sampling.probs(logits.reshape(-1, logits.shape[-1])).reshape(logits.shape)
         accepted, token, chain = rule.verify_chains(probs, chains if g else [[]], key)
-        if emit(out, stats, chains[chain], accepted, token, eos_token_id):
+        if emit(out, stats, chains[chain], accepted, token, ends):
             break
     stats.tokens = len(out)
     stats.seconds = time.perf_counter() - start

@@ -18,7 +18,6 @@ how rows stop. A mistake is one ValueError or TypeError naming it:
 Integers may be Python ints, numpy integers or 0-d integer tensors.
 """
 
-import numbers
 from dataclasses import dataclass
 
 from coupling.decoding._loop import check_backend, eos_ids
@@ -28,7 +27,7 @@ from coupling.decoding.limits import check_context, check_kv_memory, kv_cache_by
 from coupling.decoding.multidraft import MultiDraftRule, check_drafts
 from coupling.decoding.sampling import SamplingConfig
 from coupling.decoding.standard import StandardRule
-from coupling.simulate.validation import as_seed
+from coupling.simulate.validation import as_count, as_seed, is_int
 
 __all__ = ["GENERATE_METHODS", "GenerationPlan", "as_row_seeds", "check_left_mask",
            "check_vocabularies", "plan_generation", "sampling_config"]  # fmt: skip
@@ -37,32 +36,22 @@ __all__ = ["GENERATE_METHODS", "GenerationPlan", "as_row_seeds", "check_left_mas
 GENERATE_METHODS = ("disd", "sd", "mdisd-strong", "mdisd-conditional")
 
 
-def _is_int(value):
-    """An integer: a Python or numpy int, or a 0-d integer tensor (never a bool)."""
-    if hasattr(value, "ndim") and hasattr(value, "tolist") and value.ndim == 0:
-        value = value.tolist()
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool) and \
-        type(value).__name__ != "bool_"  # fmt: skip
-
-
-def _int(value, name, low):
-    if not _is_int(value):
-        raise TypeError(f"{name} must be an int, got {value!r}")
-    value = int(value)
-    if value < low:
-        raise ValueError(f"{name} must be >= {low}, got {value}")
+def _scalar(value):
+    """A 0-d array or tensor as its Python number; anything else as it is."""
+    if getattr(value, "ndim", None) == 0 and hasattr(value, "tolist"):
+        return value.tolist()
     return value
 
 
 def _token_ids(value, name, vocab):
     """``value`` (an int, or a list / 1-D tensor of ints) as a list of ids in [0, vocab)."""
-    if _is_int(value):
-        values = [value]
+    if is_int(_scalar(value)):
+        values = [_scalar(value)]
     elif isinstance(value, str | bytes) or not hasattr(value, "__iter__"):
         raise TypeError(f"{name} must be a token id (int) or a list of them, got {value!r}")
     else:
         values = value.tolist() if hasattr(value, "tolist") else list(value)
-        if not all(_is_int(x) for x in values):
+        if not all(is_int(x) for x in values):
             raise TypeError(f"{name} must be a token id (int) or a list of them, got {value!r}")
     ids = [int(x) for x in values]
     outside = [x for x in ids if not 0 <= x < vocab]
@@ -195,9 +184,8 @@ def as_row_seeds(seed, rows=None):
     """``seed`` as a list of per-row seeds: an int gives the same seed to every row; a
     sequence (or a 1-D tensor or array) gives one per row and must have ``rows`` entries when
     ``rows`` is known. Each seed is checked like every public seed (an int in [0, 2^64))."""
+    seed = _scalar(seed)  # one seed (a numpy or 0-d tensor int) for every row
     if hasattr(seed, "tolist") and hasattr(seed, "ndim"):  # a numpy array or torch tensor
-        if seed.ndim == 0:  # one seed (a numpy or 0-d tensor int) for every row
-            return as_row_seeds(seed.tolist(), rows)
         if seed.ndim != 1:
             shape = tuple(seed.shape)
             raise ValueError(f"seed must be an int or one int per row, got shape {shape}")
@@ -259,8 +247,8 @@ def plan_generation(target, drafter, input_ids, *, seed, attention_mask, gamma, 
         drafts = check_drafts(drafts)
     elif drafts is not None:
         raise ValueError(f"drafts applies to the mdisd methods only, not to {method!r}")
-    gamma = _int(gamma, "gamma", 1)
-    max_new_tokens = _int(max_new_tokens, "max_new_tokens", 1)
+    gamma = as_count(_scalar(gamma), "gamma")
+    max_new_tokens = as_count(_scalar(max_new_tokens), "max_new_tokens")
     check_backend(backend)
     sampling = sampling_config(temperature, top_k, top_p,
                                "DISD samples; for greedy decoding call "
@@ -281,7 +269,7 @@ def plan_generation(target, drafter, input_ids, *, seed, attention_mask, gamma, 
     else:
         eos = _token_ids(eos_token_id, "eos_token_id", vocab)
     if pad_token_id is not None:
-        if not _is_int(pad_token_id):
+        if not is_int(_scalar(pad_token_id)):
             raise TypeError(f"pad_token_id must be one token id (int), got {pad_token_id!r}")
         pad = _token_ids(pad_token_id, "pad_token_id", vocab)[0]
     else:

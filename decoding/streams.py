@@ -89,29 +89,29 @@ class BatchStream:
         """Hide each row's last ``counts[r]`` real tokens (rejected drafts) from later passes:
         the columns every row drops are cropped from the cache (a batch of one keeps no
         holes), the rest masked."""
-        counts = torch.as_tensor(counts, dtype=torch.int64, device=self.device)
-        if not bool((counts > 0).any()):
+        counts = [int(c) for c in counts]  # host ints: deciding on them reads nothing back
+        if not any(counts):
             return
-        common = self._trailing_real(counts)
+        common = self._trailing_real(min(counts))
         if common:
             self.cache.crop(-common)  # negative: columns to drop from the end
             self.mask = self.mask[:, :-common]
             self.pos = self.pos - common
-            counts = counts - common
-            if not bool((counts > 0).any()):
+            counts = [c - common for c in counts]
+            if not any(counts):
                 return
+        drop = torch.as_tensor(counts, dtype=torch.int64).to(self.device)
         # a column is dropped when fewer than counts[r] real columns lie at or after it
         at_or_after = self.mask.flip(1).to(torch.int64).cumsum(dim=1).flip(1)
-        self.mask = self.mask & (at_or_after > counts[:, None])
-        self.pos = self.pos - counts
+        self.mask = self.mask & (at_or_after > drop[:, None])
+        self.pos = self.pos - drop
 
-    def _trailing_real(self, counts):
-        """How many of the last columns are real in every row and dropped by every row."""
-        tail = int(counts.min())
+    def _trailing_real(self, tail):
+        """``tail`` (every row's least drop) when the last ``tail`` columns are real in every
+        row, so every row drops them all; else 0."""
         if tail == 0:
             return 0
-        last = self.mask[:, -tail:]
-        return tail if bool(last.all()) else 0
+        return tail if bool(self.mask[:, -tail:].all()) else 0
 
     def holes(self):
         """Columns some row does not use: the cache's length less the longest row's."""

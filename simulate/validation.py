@@ -194,13 +194,19 @@ def as_fraction_pair(p, q):
     return p, q
 
 
-def _is_int(x):
+def is_int(x):
+    """Whether ``x`` is an integer (a Python or numpy int), never a bool: what every count,
+    seed and key validator accepts.
+
+    >>> is_int(3), is_int(np.int64(3)), is_int(True), is_int(3.0)
+    (True, True, False, False)
+    """
     return isinstance(x, numbers.Integral) and not isinstance(x, (bool, np.bool_))
 
 
 def as_seed(seed):
     """A seed is an int in [0, 2**64); returned as np.uint64."""
-    if not _is_int(seed):
+    if not is_int(seed):
         raise TypeError(f"seed must be an int, got {seed!r} of type {type(seed).__name__}")
     seed = int(seed)
     if not 0 <= seed < 2**64:
@@ -220,7 +226,7 @@ def as_key_array(key, name="key"):
 
     An empty list or array of ints gives an empty array (and the samplers an empty result); a
     torch tensor is read to the host."""
-    if _is_int(key):
+    if is_int(key):
         key = int(key)
         if not 0 <= key < _MAX_KEY:
             raise ValueError(f"{name} must lie in [0, 2**63), got {key}")
@@ -244,7 +250,7 @@ def as_count(value, name, *, minimum=1, maximum=None):
     Only ints are accepted (numpy integers too): 10.7, True and "3" are TypeErrors, never
     rounded or parsed.
     """
-    if not _is_int(value):
+    if not is_int(value):
         raise TypeError(f"{name} must be an int, got {value!r} of type {type(value).__name__}")
     value = int(value)
     if value < minimum:
