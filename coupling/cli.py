@@ -15,13 +15,13 @@ from pathlib import Path
 
 from coupling._args import (
     SEED_MAX,
-    default_threads,
     family_params,
     holds_out,
     name_list,
     split,
     thread_count,
 )
+from coupling._lm import set_threads
 from coupling._output import CommandError, print_json, progress_bar, user_input
 from coupling.cli_lm import add_parsers
 from coupling.cli_sweep import cmd_sweep
@@ -168,7 +168,7 @@ def _cmd_bench(args):
         if not target.strip() or ((os.sep in target or target.startswith(".")) and
                                    not Path(target).exists()):  # fmt: skip
             raise CommandError(f"--target {target!r}: no such model directory")
-        torch.set_num_threads(threads or default_threads())
+        set_threads(threads)  # torch's and numba's pools, numba's first
         print(f"measuring {target} on {torch.get_num_threads()} threads...", file=sys.stderr)
         rows = lm_benchmarks(target=target)
         print("the same verify pass idle and beside a busy process...", file=sys.stderr)

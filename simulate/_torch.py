@@ -169,7 +169,7 @@ def _check_rows(p, normalize, checks=()):
     for r in range(count):
         if not flags[r]:
             as_distribution(source[r], f"p[{r}]" if count > 1 else "p", normalize=normalize)
-    scale = totals if normalize else torch.where(needs_rescale(totals, normalize), totals, 1.0)
+    scale = torch.where(needs_rescale(totals, normalize), totals, 1.0)
     return rows / scale[:, None], [bool(x) for x in flags[count:]]
 
 

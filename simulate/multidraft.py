@@ -531,18 +531,19 @@ def _match_counter(engine, p, q, k, seed, chunk):
         race = (p, q, p * TWO_31, q * TWO_31, _heaviest(p, q))
         tag = domain_tag(CLOCK_DOMAIN)
 
-        def count(first_key, trials):
-            counts = np.zeros(-(-trials // chunk), np.int64)
+        def run(first_key, trials, counts):
             _multidraft.gls_faithful_counts(*race, seed, tag, first_key, trials, k, chunk, counts)
-            return int(counts.sum())
 
-        return count
-    tables = _fast_tables(p, q)
-    tag = domain_tag(FAST_DOMAIN)
+    else:
+        tables = _fast_tables(p, q)
+        tag = domain_tag(FAST_DOMAIN)
+
+        def run(first_key, trials, counts):
+            _multidraft.gls_fast_counts(*tables, k, seed, tag, first_key, trials, chunk, counts)
 
     def count(first_key, trials):
         counts = np.zeros(-(-trials // chunk), np.int64)
-        _multidraft.gls_fast_counts(*tables, k, seed, tag, first_key, trials, chunk, counts)
+        run(first_key, trials, counts)
         return int(counts.sum())
 
     return count
