@@ -27,6 +27,7 @@ cut out, their items alone) only one is tried. At the root that leaves one item.
 """
 
 import numpy as np
+from coupling.proofs.symmetric import _refine  # the atoms after an assignment (njit)
 from numba import njit
 
 __all__ = ["climb", "initial_state", "probe_deltas", "search_type", "type_value"]
@@ -79,19 +80,6 @@ def probe_deltas(s, items, set_mask, nb_ptr, nb_idx, top, out):
             for j in range(k):
                 if not (top[t] >> items[s, j]) & 1:
                     out[j] -= 1
-
-
-@njit(cache=True)
-def _refine(label, member_row, x, out):
-    """Atoms after a set is assigned item x: split by membership in it, x alone."""
-    for y in range(label.size):
-        out[y] = y
-        if y == x:
-            continue
-        for z in range(y):
-            if z != x and label[z] == label[y] and member_row[z] == member_row[y]:
-                out[y] = out[z]
-                break
 
 
 @njit(cache=True)

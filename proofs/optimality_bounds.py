@@ -27,7 +27,11 @@ from itertools import combinations, product
 
 import numpy as np
 import sympy as sp
-from coupling.proofs.optimality_sums import binomial_polynomial, sum_of_squares
+from coupling.proofs.optimality_sums import (
+    binomial_polynomial,
+    jaccard_numerator_polynomial,
+    sum_of_squares,
+)
 
 __all__ = [
     "CLOSED_FORMS",
@@ -38,6 +42,7 @@ __all__ = [
     "cs_steps",
     "overlap_one_links",
     "proven_upper_bounds",
+    "theorem_c_bound",
 ]
 
 _N = sp.Symbol("n")
@@ -93,12 +98,11 @@ def cs_links(f, g, n):
 def closed_form_steps(k, closed_form):
     """Theorem C at k symbolically in n: C(n, k) sum_t w_t^2 / (k C(n-k, k-1)) equals the
     stated closed form, and its limit is 1/(2k - 1). Uses the polynomial R(n) =
-    sum_t C(n-t, k-1)^2 of :func:`~coupling.proofs.optimality_sums.weight_identity`."""
+    sum_t C(n-t, k-1)^2 (:func:`~coupling.proofs.optimality_sums.jaccard_numerator_polynomial`,
+    equal to that sum by :func:`~coupling.proofs.optimality_sums.weight_identity`)."""
     n = _N
-    r = binomial_polynomial(n, k) * sp.Add(
-        *[binomial_polynomial(k, i) * binomial_polynomial(n - k, k - i) * sp.Rational(i, 2 * k - i)
-          for i in range(k + 1)])  # fmt: skip
-    derived = r / (binomial_polynomial(n, k) * k * binomial_polynomial(n - k, k - 1))
+    derived = jaccard_numerator_polynomial(n, k) / (
+        binomial_polynomial(n, k) * k * binomial_polynomial(n - k, k - 1))  # fmt: skip
     return {
         f"k = {k}: B_k(n) = stated closed form": sp.cancel(derived - closed_form) == 0,
         f"k = {k}: B_k(n) -> 1/(2k-1)": sp.limit(closed_form, n, sp.oo)
@@ -155,6 +159,13 @@ def blow_up_check(k, m, copies, local_value, projection=None):
     }
 
 
+def theorem_c_bound(k, n, closed_forms=CLOSED_FORMS):
+    """Theorem C's B_k(n) = ``closed_forms[k]`` at the integer n, as a Fraction. Where it
+    applies is the caller's rule: the type (k, k - 1) exists for n >= 2k - 1, and the forms'
+    poles lie at n <= 2k - 2."""
+    return Fraction(str(closed_forms[k].subs(_N, n)))
+
+
 def proven_upper_bounds(k, m, n, local_value):
     """The proven upper bounds on V(n) of type (k, m), as Fractions by name: Lemma L's
     ``local_value``, Lemma CS's (type (2, 1), n >= 4) and Theorem C's B_k(n) (type
@@ -163,5 +174,5 @@ def proven_upper_bounds(k, m, n, local_value):
     if (k, m) == (2, 1) and n >= 4:
         out["Lemma CS"] = cs_bound(n)
     if m == k - 1 and k in CLOSED_FORMS and n >= 2 * k - 1:
-        out["Theorem C"] = Fraction(str(CLOSED_FORMS[k].subs(_N, n)))
+        out["Theorem C"] = theorem_c_bound(k, n)
     return out

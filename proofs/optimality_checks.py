@@ -23,12 +23,14 @@ from coupling.proofs.optimality_bounds import (
     cs_links,
     cs_steps,
     overlap_one_links,
+    theorem_c_bound,
 )
 from coupling.proofs.optimality_extract import RECHECK_MAX_N, extract_pair, pair_bound
 from coupling.proofs.optimality_search import type_search
 from coupling.proofs.optimality_sums import (
     abel_identities,
     minhash_weight,
+    sum_of_squares,
     weight_identity,
     weight_steps,
 )
@@ -37,6 +39,7 @@ from coupling.proofs.optimality_types import (
     agreeing_pairs,
     lemma_l_decomposition,
     lemma_l_steps,
+    random_map,
     theorem_b_cases,
     theorem_b_steps,
 )
@@ -139,7 +142,7 @@ def check_extraction(deltas, eps, weight=minhash_weight):
         ok = r.certified and r.tv_range[1] <= r.delta and r.tv_range[0] > 0
         if r.n <= RECHECK_MAX_N:
             squares, good = pair_bound(r.n, r.K, *r.overlap_range)
-            claimed = sum(Fraction(weight(r.n, r.K, t)) ** 2 for t in range(1, r.n + 1))
+            claimed = sum_of_squares(r.n, r.K, weight)
             row["rechecked"] = squares == r.expected_jaccard == claimed and good == r.good
             ok &= row["rechecked"]
         rows.append(row)
@@ -221,22 +224,19 @@ def check_lemma_l(local, families, local_value=None, *, decompositions=((2, 1, 4
 
 def check_lemma_cs(families, bound=cs_bound, *, sizes=(4, 5, 6, 7), random_pairs=3, seed=0):
     """Lemma CS at D = 1/2: the symmetric counting steps (k = 2) and the algebra
-    symbolically, every link exactly on the search's best pair and random pairs at each n
-    in ``sizes``, and each exact V(n) of type (2, 1) at most ``bound(n)``."""
+    symbolically, every link exactly on the search's best pair (taken from the rows
+    ``families`` where they hold its f and g, else searched) and random pairs at each n in
+    ``sizes``, and each exact V(n) of type (2, 1) at most ``bound(n)``."""
     checks = {f"symmetric counting: {k}": v for k, v in counting_steps().items()}
     checks.update(cs_steps(bound))
     rng = np.random.default_rng(seed)
+    searched = {r["n"]: r for r in families  # the search's best pairs, where the rows hold them
+                if (r["k"], r["m"]) == (2, 1) and r["finished"] and "f" in r}  # fmt: skip
     for n in sizes:
         sets = list(combinations(range(n), 2))
-        best = type_search(2, 1, n)
-        pairs = [(dict(zip(sets, best.f)), dict(zip(sets, best.g)))]
-        pairs += [
-            (
-                {S: S[int(rng.integers(0, 2))] for S in sets},
-                {S: S[int(rng.integers(0, 2))] for S in sets},
-            )
-            for _ in range(random_pairs)
-        ]
+        best = searched.get(n) or type_search(2, 1, n)._asdict()
+        pairs = [(dict(zip(sets, best["f"])), dict(zip(sets, best["g"])))]
+        pairs += [(random_map(sets, rng), random_map(sets, rng)) for _ in range(random_pairs)]
         for f, g in pairs:  # fmt: skip
             links, _ = cs_links(f, g, n)
             for name, ok in links.items():
@@ -265,16 +265,18 @@ def check_theorem_c(families, closed_forms=CLOSED_FORMS, *, random_sizes=((2, 5)
     for k, n in random_sizes:
         sets = list(combinations(range(n), k))
         for _ in range(random_pairs):
-            f = {S: S[int(rng.integers(0, k))] for S in sets}
-            g = {S: S[int(rng.integers(0, k))] for S in sets}
+            f, g = random_map(sets, rng), random_map(sets, rng)
             for name, ok in overlap_one_links(f, g, k, n).items():
                 checks[f"({k}, {n}): {name}"] = checks.get(f"({k}, {n}): {name}", True) and ok
     counterexample, rows = None, []
-    n_symbol = sp.Symbol("n")
     for row in families:
         k = row["k"]
+        # n > 2k: this check's rule as first written. proven_upper_bounds quotes B_k(n) from
+        # n = 2k - 1 on (the smallest n with the type; the poles lie at n <= 2k - 2), so the
+        # rules differ only in that this one compares fewer rows. Widening it would add rows
+        # to the certificate ((2,1) at n = 3, 4 and (3,2) at n = 5, 6), so it is kept.
         if row["m"] == k - 1 and k in closed_forms and row["finished"] and row["n"] > 2 * k:
-            claimed = Fraction(str(closed_forms[k].subs(n_symbol, row["n"])))
+            claimed = theorem_c_bound(k, row["n"], closed_forms)
             rows.append({"k": k, "n": row["n"], "optimum": row["optimum"], "B_k(n)": str(claimed)})
             if Fraction(row["optimum"]) > claimed and counterexample is None:
                 counterexample = rows[-1]
@@ -282,10 +284,15 @@ def check_theorem_c(families, closed_forms=CLOSED_FORMS, *, random_sizes=((2, 5)
                      counterexample)  # fmt: skip
 
 
-def check_blow_up(instances=((2, 1, 2), (2, 1, 3)), local_value=None, projection=None):
+def check_blow_up(instances=((2, 1, 2), (2, 1, 3)), local_value=None, projection=None,
+                  local=()):  # fmt: skip
     """The blow-up lemma on each (k, m, copies) instance: every pair of maps on the product
-    sets enumerated (:func:`~coupling.proofs.optimality_bounds.blow_up_check`)."""
-    value = local_value or (lambda k, m: type_search(k, m).optimum)
+    sets enumerated (:func:`~coupling.proofs.optimality_bounds.blow_up_check`), against
+    ``local_value(k, m)`` (default: the finished local optima among the rows ``local``,
+    else the search's)."""
+    computed = {(r["k"], r["m"]): Fraction(r["optimum"]) for r in local if r["finished"]}
+    value = local_value or (lambda k, m: computed[(k, m)] if (k, m) in computed
+                            else type_search(k, m).optimum)  # fmt: skip
     checks = {}
     for k, m, copies in instances:
         for name, ok in blow_up_check(k, m, copies, value(k, m), projection).items():

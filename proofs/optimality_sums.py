@@ -34,6 +34,7 @@ __all__ = [
     "abel_identities",
     "binomial_polynomial",
     "expected_jaccard",
+    "jaccard_numerator_polynomial",
     "minhash_weight",
     "sum_of_squares",
     "weight_identity",
@@ -70,6 +71,14 @@ def expected_jaccard(n, K):
                 for i in range(K + 1)), Fraction(0))  # fmt: skip
 
 
+def jaccard_numerator_polynomial(n, K):
+    """R(n) = C(n, K) sum_i C(K, i) C(n-K, K-i) i/(2K - i) (sympy in ``n``): E[J(A, B)] for
+    independent uniform K-subsets of [n], times C(n, K)^2."""
+    return binomial_polynomial(n, K) * sp.Add(
+        *[binomial_polynomial(K, i) * binomial_polynomial(n - K, K - i) * sp.Rational(i, 2 * K - i)
+          for i in range(K + 1)])  # fmt: skip
+
+
 def weight_identity(K, weight=minhash_weight):
     """Check sum_t weight(n, K, t)^2 = E[J(A, B)] for every integer n >= K, symbolically in n.
 
@@ -83,12 +92,7 @@ def weight_identity(K, weight=minhash_weight):
     scaled = sp.expand(sp.cancel(weight(n, K, t) * binomial_polynomial(n, K)))
     c_of_u = sp.expand(scaled.subs(t, n - u))
     depends_on_gap_only = not c_of_u.has(n)
-    r = sp.Poly(
-        binomial_polynomial(n, K)
-        * sp.Add(*[binomial_polynomial(K, i) * binomial_polynomial(n - K, K - i)
-                   * sp.Rational(i, 2 * K - i) for i in range(K + 1)]),
-        n,
-    )  # fmt: skip
+    r = sp.Poly(jaccard_numerator_polynomial(n, K), n)
     step = r - r.compose(sp.Poly(n - 1, n)) - sp.Poly(c_of_u.subs(u, n - 1) ** 2, n)
     base_l = sum(c_of_u.subs(u, v) ** 2 for v in range(K - 1))  # L(K - 1) = sum_{u < K-1}
     return {

@@ -41,6 +41,7 @@ __all__ = [
     "lemma_l_decomposition",
     "lemma_l_steps",
     "random_derangements",
+    "random_map",
     "theorem_b_cases",
     "theorem_b_steps",
     "type_average",
@@ -179,6 +180,12 @@ def lemma_l_steps():
         on_n / (sp.binomial(n, k + m) * local)) == 1}  # fmt: skip
 
 
+def random_map(sets, rng):
+    """A seeded random map f(S) in S on ``sets`` (tuples): one draw rng.integers(0, |S|) per
+    set, in order (dict from each set to its item)."""
+    return {S: S[int(rng.integers(0, len(S)))] for S in sets}
+
+
 def type_average(f, g, k, m, universe):
     """The exact average of [f(A) = g(B)] over the ordered pairs of k-subsets of
     ``universe`` meeting in k - m items (f, g: dicts from sorted tuples to items)."""
@@ -197,8 +204,7 @@ def lemma_l_decomposition(k, m, n, rng):
     (k + m)-subsets U of the averages on U, and the one over [n + 1] the mean over the
     n-subsets. Returns the four averages' equalities as a dict name -> bool."""
     sets = list(combinations(range(n + 1), k))
-    f = {S: S[int(rng.integers(0, k))] for S in sets}
-    g = {S: S[int(rng.integers(0, k))] for S in sets}
+    f, g = random_map(sets, rng), random_map(sets, rng)
     over_n = type_average(f, g, k, m, range(n))
     locals_ = [type_average(f, g, k, m, U) for U in combinations(range(n), k + m)]
     over_n1 = type_average(f, g, k, m, range(n + 1))

@@ -195,7 +195,11 @@ def _move(s, x, sign, items, member, nb_ptr, nb_idx, cnt, rem, chosen, term):
 
 @njit(cache=True)
 def _refine(label, member_row, x, out):
-    """Atoms after choosing item x for a set: split by membership, x alone (labels 0..)."""
+    """Atoms after choosing item x for a set: split by membership, x alone (labels 0..).
+
+    Also the exact type search's (:mod:`coupling.proofs._optimality_kernels`). Numba's cache
+    does not notice edits to a function compiled into another file's kernels: after changing
+    this one, clear the cached kernels (``__pycache__/*.nbi``, ``*.nbc``)."""
     n = label.size
     for y in range(n):
         out[y] = -1

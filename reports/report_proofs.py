@@ -10,6 +10,7 @@ from fractions import Fraction
 
 from coupling.outputs import format_table
 from coupling.reports._markdown import image
+from coupling.reports.proofs import local_optima_table
 
 __all__ = ["communication", "list_matching_certificate", "optimality_certificate",
            "optimality_lines", "pareto_certificate", "proofs", "symmetric_certificate"]  # fmt: skip
@@ -235,15 +236,12 @@ def optimality_certificate(data):
             "proven upper bounds; the limit is (1 - D)/(1 + D):", "",
             format_table(["k", "m", "n", "V(n)", "proven upper", "bounds"], fam,
                          markdown=True), ""]  # fmt: skip
-    loc = [[r["k"], r["m"], r["n"], r["D"],
-            r["optimum"] if r["finished"] else f"[{r['optimum']}, {r['upper']}]",
-            r["bound"], r["relation"]]
-           for r in (*obs["local_optima"], *obs["beyond"])]  # fmt: skip
+    columns = ["k", "m", "points", "D", "local optimum", "(1-D)/(1+D)", "relation"]
+    loc = [[r[c] for c in columns] for r in local_optima_table(obs)]  # without the nodes
     observation = obs["overlap_at_least_two"]
     beaten = "; ".join(observation["refuted_by_exact_witness"]) or "none"
     out += ["Local optima on k + m points (exact search; a bracket where it was stopped):", "",
-            format_table(["k", "m", "points", "D", "local optimum", "(1-D)/(1+D)", "relation"],
-                         loc, markdown=True), "",
+            format_table(columns, loc, markdown=True), "",
             f"Observation '{observation['statement']}': {observation['status']} (equal at "
             f"{', '.join(observation['proved_equal']) or 'none'}; beaten by an exact pair of "
             f"maps at {beaten})."]  # fmt: skip
