@@ -310,8 +310,8 @@ def available_memory():
 #: How a command makes OpenMP's threads (torch's and numba's) wait: passively, after a short
 #: spin. Spinning waiters starve each other once another process is busy (a verify pass of the
 #: default model, 2 threads beside one busy process: 55 ms idle, 240-690 ms loaded, up to 38x
-#: seen); passive waiting alone costs about 45 % on an idle machine (80 ms), a 3,000-turn spin
-#: first keeps most of the speed (65 ms idle, 115 ms beside a busy process on 2 threads).
+#: seen); passive waiting alone costs 45-60 % on an idle machine (80-90 ms); a 3,000-turn spin
+#: first won back part of that in some runs (65-75 ms idle) and none in others (89 ms).
 #: ``coupling bench --lm`` measures all three.
 OPENMP_ENV = {"OMP_WAIT_POLICY": "PASSIVE", "GOMP_SPINCOUNT": "3000"}
 
